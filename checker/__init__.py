@@ -1,0 +1,27 @@
+"""Self-grading exercises for learning derivatives and PyTorch autograd by doing.
+
+In a lesson:            from checker import lesson01 as ex
+                        ex.dz_dx.check(dz_dx); ex.dz_dx.hint(); ex.dz_dx.solution()
+In programs:            checker.grade("lesson01.dz_dx", answer) -> Result
+Your own derivations:   checker.check_gradient(manual_fn, f, *example_inputs) -> Result
+"""
+from .catalog import catalog
+from .exercise import Exercise, Mistake, Tolerance
+from .gradient import check_gradient
+from .judge import ExerciseDefinitionError, grade
+from .result import Result
+from .selftest import self_test
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Exercise",
+    "ExerciseDefinitionError",
+    "Mistake",
+    "Result",
+    "Tolerance",
+    "catalog",
+    "check_gradient",
+    "grade",
+    "self_test",
+]

@@ -1,0 +1,36 @@
+"""Where the exercises are: one module per lesson, each exposing its Exercise objects."""
+from __future__ import annotations
+
+import importlib
+
+from .exercise import Exercise
+
+# The course's lessons, in order. A lesson module defines its exercises at top level.
+LESSONS = ("lesson01",)
+
+
+def exercises(lesson: str) -> list[Exercise]:
+    module = importlib.import_module(f"checker.{lesson}")
+    return [value for value in vars(module).values() if isinstance(value, Exercise)]
+
+
+def all_exercises() -> list[Exercise]:
+    return [ex for lesson in LESSONS for ex in exercises(lesson)]
+
+
+def find(exercise_id: str) -> Exercise:
+    lesson = exercise_id.split(".", 1)[0]
+    if lesson in LESSONS:
+        for ex in exercises(lesson):
+            if ex.id == exercise_id:
+                return ex
+    known = ", ".join(ex.id for ex in all_exercises())
+    raise KeyError(f"no exercise {exercise_id!r}; known: {known}")
+
+
+def catalog() -> list[dict]:
+    """Every exercise: id, lesson, title and the answer's signature."""
+    return [
+        {"id": ex.id, "lesson": ex.lesson, "title": ex.title, "signature": ex.signature, "kind": ex.kind}
+        for ex in all_exercises()
+    ]

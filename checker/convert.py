@@ -1,0 +1,103 @@
+"""Turning whatever an answer returned into float64 CPU tensors, or a clear message.
+
+Accepted: Python floats and ints, numpy scalars and arrays, tensors of any real dtype
+on any device (with or without grad_fn). For several outputs, a tuple or list of those.
+Everything else gets a message that says what came back and what was expected.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import torch
+
+
+class NotAttempted(Exception):
+    """The answer is still the stub (None, `...`, or NotImplementedError)."""
+
+
+class BadAnswer(Exception):
+    """The answer has the wrong type or shape; the message is for the student."""
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        shape = tuple(value.shape)
+        return f"a tensor of shape {shape} and dtype {str(value.dtype).replace('torch.', '')}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    if isinstance(value, str):
+        shown = value if len(value) <= 30 else value[:27] + "..."
+        return f"the string {shown!r}"
+    return f"a value of type {type(value).__name__}"
+
+
+def _number_word(shape: tuple) -> str:
+    return "a single number" if shape == () else f"a tensor of shape {shape}"
+
+
+def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
+    """One output as a float64 CPU tensor of `shape` (() means a single number)."""
+    if value is None or value is Ellipsis:
+        raise NotAttempted()
+    if isinstance(value, bool):
+        raise BadAnswer(f"{name} came back as {value}, a True/False value; it should be a number.")
+    if isinstance(value, complex) or (isinstance(value, torch.Tensor) and value.is_complex()):
+        raise BadAnswer(f"{name} came back as a complex number; derivatives here are real numbers.")
+    if isinstance(value, numbers.Real):
+        tensor = torch.tensor(float(value), dtype=torch.float64)
+    elif isinstance(value, torch.Tensor):
+        if value.dtype == torch.bool:
+            raise BadAnswer(f"{name} came back as a tensor of True/False values; it should hold numbers.")
+        tensor = value.detach().to(device="cpu", dtype=torch.float64)
+    elif type(value).__module__ == "numpy" and hasattr(value, "dtype"):
+        if value.dtype.kind == "c":
+            raise BadAnswer(f"{name} came back as a complex number; derivatives here are real numbers.")
+        if value.dtype.kind not in "fiu":
+            raise BadAnswer(f"{name} came back as {describe(value)}; it should be {_number_word(shape)}.")
+        tensor = torch.as_tensor(value.astype("float64"))
+    else:
+        hint = ""
+        if callable(value):
+            hint = " Did you forget to call it, or return the function instead of its value?"
+        elif isinstance(value, str):
+            hint = " Return the number itself, not text."
+        elif isinstance(value, (list, tuple)) and shape == ():
+            hint = " Return one number, not a collection."
+        raise BadAnswer(f"{name} came back as {describe(value)}; it should be {_number_word(shape)}.{hint}")
+
+    if shape == ():
+        if tensor.numel() != 1:
+            raise BadAnswer(
+                f"{name} came back as {describe(value)}; it should be a single number "
+                "(a float, or a tensor with one element)."
+            )
+        return tensor.reshape(())
+    if tuple(tensor.shape) != shape:
+        raise BadAnswer(
+            f"{name} has shape {tuple(tensor.shape)}, but it should have shape {shape}, "
+            "the shape of the parameter it is the gradient of."
+        )
+    return tensor
+
+
+def to_outputs(value: Any, shapes: Sequence[tuple], names: Sequence[str]) -> tuple[torch.Tensor, ...]:
+    """All outputs of one answer: a single value when one is expected, else a tuple."""
+    if value is None or value is Ellipsis:
+        raise NotAttempted()
+    if len(shapes) == 1:
+        return (to_tensor(value, shapes[0], names[0]),)
+    if isinstance(value, dict):
+        raise BadAnswer(f"Your answer returned a dict; return a tuple ({', '.join(names)}).")
+    if not isinstance(value, (tuple, list)):
+        raise BadAnswer(
+            f"Your answer returned {describe(value)}; it should return {len(shapes)} values, "
+            f"as a tuple ({', '.join(names)})."
+        )
+    if len(value) != len(shapes):
+        raise BadAnswer(
+            f"Your answer returned {len(value)} values; it should return {len(shapes)}: "
+            f"({', '.join(names)})."
+        )
+    return tuple(to_tensor(v, s, n) for v, s, n in zip(value, shapes, names))
+

@@ -1,0 +1,124 @@
+"""Exercises declared as data.
+
+An `Exercise` says what is asked (the function whose gradient is wanted, where to
+evaluate it, what the answer must look like) and what is known about wrong answers
+(`Mistake`s). It stores no expected values: `checker.judge` computes the reference
+with torch.autograd in float64 every time an answer is checked.
+
+The three student-facing methods (`check`, `hint`, `solution`) are thin: judging
+lives in `checker.judge`, rendering in `checker.render`.
+"""
+from __future__ import annotations
+
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from .result import Hint, Result, Solution
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known wrong answer and the message that names its misconception.
+
+    `answer` has the same signature as a correct answer; the checker evaluates it at
+    the same points as the student's, so a student whose answer matches it at every
+    point is told exactly which misconception that was.
+    """
+
+    id: str
+    answer: Callable[..., Any]
+    message: str
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """|got - expected| <= atol + rtol * |expected|, elementwise.
+
+    The defaults accept answers computed in float32 (about 7 significant digits)
+    while every known mistake stays far outside them.
+    """
+
+    rtol: float = 1e-4
+    atol: float = 1e-5
+
+
+@dataclass(eq=False)
+class Exercise:
+    """One checked exercise.
+
+    kind:
+      "gradient": the answer is a function of `inputs`; it must return the partial
+        derivatives of `function` with respect to the inputs named in `wrt`
+        (one value when there is one, a tuple in `wrt` order otherwise).
+      "value": the answer is a value (a number or a tensor), compared with what
+        `reference()` computes by running autograd at check time.
+    """
+
+    id: str
+    title: str
+    signature: str
+    hints: tuple[str, ...]
+    solution_fn: Callable[..., Any]
+    function: Optional[Callable[..., Any]] = None
+    inputs: tuple[str, ...] = ("x",)
+    domain: dict[str, tuple[float, float]] = field(default_factory=dict)
+    points: tuple[tuple, ...] = ()
+    sampler: Optional[Callable[[Any], tuple]] = None
+    n_samples: int = 32
+    wrt: Optional[tuple[str, ...]] = None
+    outputs: Optional[tuple[str, ...]] = None
+    reference: Optional[Callable[..., Any]] = None
+    mistakes: tuple[Mistake, ...] = ()
+    tolerance: Tolerance = Tolerance()
+    kind: str = "gradient"
+    pass_as: str = "float"  # how the answer receives inputs: "float" or "tensor"
+    batched: bool = True  # `function` is elementwise, so all points go through autograd at once
+    forbid_autograd: bool = True
+    time_limit: float = 5.0
+    max_score: float = 1.0
+    _hints_shown: int = field(default=0, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.wrt is None:
+            self.wrt = self.inputs
+        if self.outputs is None:
+            self.outputs = tuple(f"d/d{name}" for name in self.wrt)
+        if self.kind == "value":
+            self.batched = False
+            self.forbid_autograd = False
+
+    @property
+    def lesson(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    # -- what students call ------------------------------------------------------
+    def check(self, answer: Any, *, plot: bool = True) -> Result:
+        """Grade `answer` and return a Result that renders itself (HTML in Jupyter)."""
+        from .judge import grade
+
+        return grade(self, answer, plot=plot)
+
+    def hint(self) -> Hint:
+        """One more hint each call; the last one repeats."""
+        self._hints_shown = min(self._hints_shown + 1, len(self.hints))
+        return Hint(self.title, self.hints[: self._hints_shown], len(self.hints))
+
+    def solution(self) -> Solution:
+        return Solution(self.title, solution_source(self.solution_fn))
+
+    def __repr__(self) -> str:
+        return f"<exercise {self.id}: {self.title}; answer: {self.signature}>"
+
+
+def solution_source(fn: Callable[..., Any]) -> str:
+    """The reference solution's source, without the leading `_` of its private name."""
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return f"# (source not available for {getattr(fn, '__name__', fn)!r})"
+    name = fn.__name__
+    if name.startswith("_"):
+        source = source.replace(f"def {name}(", f"def {name.lstrip('_')}(", 1)
+    return source.rstrip() + "\n"

@@ -1,0 +1,180 @@
+"""Running a student's code without letting it hurt the student or the checker.
+
+- `preserved_state()`: whatever happens inside, the torch / random / numpy RNG states,
+  grad mode and default dtype are put back afterwards.
+- `time_limit(seconds)`: an answer that loops or sleeps is stopped.
+- `autograd_forbidden()`: in manual-gradient exercises, calling `.backward()` or
+  `torch.autograd.grad` raises `AutogradUsed` instead of quietly doing the work.
+- `describe_exception(err)`: the student's own line and the error, never our internals.
+"""
+from __future__ import annotations
+
+import contextlib
+import linecache
+import os
+import random
+import signal
+import sys
+import threading
+import traceback
+
+import torch
+
+
+class CheckerInterrupt(BaseException):
+    """Base of the signals we raise inside student code.
+
+    A BaseException, so a student's `except Exception:` cannot swallow it.
+    """
+
+
+class TimeLimitExceeded(CheckerInterrupt):
+    pass
+
+
+class AutogradUsed(CheckerInterrupt):
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+@contextlib.contextmanager
+def preserved_state():
+    """Restore RNG states, grad mode and default dtype on exit, whatever happened."""
+    grad_enabled = torch.is_grad_enabled()
+    default_dtype = torch.get_default_dtype()
+    torch_rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    python_rng = random.getstate()
+    numpy = sys.modules.get("numpy")
+    numpy_rng = numpy.random.get_state() if numpy is not None else None
+    try:
+        yield
+    finally:
+        torch.set_grad_enabled(grad_enabled)
+        torch.set_default_dtype(default_dtype)
+        torch.set_rng_state(torch_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+        random.setstate(python_rng)
+        if numpy_rng is not None:
+            numpy.random.set_state(numpy_rng)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise TimeLimitExceeded in the calling code after `seconds`.
+
+    In the main thread (a Jupyter cell, a script) a SIGALRM timer interrupts even
+    `time.sleep`. Elsewhere (threads, Windows) a watchdog thread raises the exception
+    asynchronously, which stops pure-Python loops.
+    """
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        def on_alarm(signum, frame):
+            raise TimeLimitExceeded()
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        return
+
+    import ctypes
+
+    target = threading.get_ident()
+    done = threading.Event()
+
+    def watchdog():
+        if not done.wait(seconds):
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(target), ctypes.py_object(TimeLimitExceeded)
+            )
+
+    thread = threading.Thread(target=watchdog, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+# Where a hand-written gradient must not ask autograd: (module name, attribute, what to call it).
+_AUTOGRAD_ENTRY_POINTS = (
+    ("torch", "Tensor.backward", ".backward()"),
+    ("torch.autograd", "backward", "torch.autograd.backward"),
+    ("torch.autograd", "grad", "torch.autograd.grad"),
+    ("torch.func", "grad", "torch.func.grad"),
+    ("torch.func", "grad_and_value", "torch.func.grad_and_value"),
+    ("torch.func", "vjp", "torch.func.vjp"),
+    ("torch.autograd.functional", "jacobian", "torch.autograd.functional.jacobian"),
+)
+
+
+def _forbidden(what):
+    def refuse(*args, **kwargs):
+        raise AutogradUsed(what)
+
+    return refuse
+
+
+@contextlib.contextmanager
+def autograd_forbidden(active: bool = True):
+    """Temporarily replace autograd's entry points with ones that raise AutogradUsed."""
+    if not active:
+        yield
+        return
+    saved = []
+    for module_name, attribute, what in _AUTOGRAD_ENTRY_POINTS:
+        owner = sys.modules.get(module_name)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part, None)
+        if owner is None or not hasattr(owner, name):
+            continue
+        saved.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, _forbidden(what))
+    try:
+        yield
+    finally:
+        for owner, name, original in reversed(saved):
+            setattr(owner, name, original)
+
+
+@contextlib.contextmanager
+def student_code(time_limit_s: float, forbid_autograd: bool):
+    """Everything needed around a call into the student's code."""
+    with preserved_state(), time_limit(time_limit_s), autograd_forbidden(forbid_autograd):
+        yield
+
+
+_OUR_FILES = (
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    os.path.dirname(os.path.abspath(torch.__file__)) + os.sep,
+    os.path.dirname(os.path.abspath(contextlib.__file__)) + os.sep,
+)
+
+
+def describe_exception(err: BaseException) -> str:
+    """`ZeroDivisionError: float division by zero (in dz_dx, line 2: return 1 / x)`.
+
+    Points at the innermost frame of the student's own code: not the checker's,
+    torch's or the standard library's. File names are left out on purpose: in Jupyter
+    they are temporary paths that mean nothing to a student.
+    """
+    summary = f"{type(err).__name__}: {err}".rstrip(": ")
+    frames = [
+        frame
+        for frame in traceback.extract_tb(err.__traceback__)
+        if not os.path.abspath(frame.filename).startswith(_OUR_FILES)
+    ]
+    if not frames:
+        return summary
+    frame = frames[-1]
+    line = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
+    where = f"in {frame.name}, line {frame.lineno}"
+    return f"{summary} ({where}: {line})" if line else f"{summary} ({where})"
+

@@ -1,0 +1,259 @@
+"""Judging an answer: sample points, compute the reference with autograd, compare, diagnose.
+
+grade(exercise, answer) -> Result is the whole pipeline. It never prints and never
+raises for anything a student can pass; a broken exercise definition raises
+ExerciseDefinitionError, because that is the course's bug, not the student's.
+"""
+from __future__ import annotations
+
+import inspect
+import zlib
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import torch
+
+from . import convert, diagnose, guard
+from .exercise import Exercise
+from .result import Curve, Result
+
+NOT_ATTEMPTED = (
+    "Not attempted yet: replace `raise NotImplementedError` with your answer, then run this cell again."
+)
+
+
+class ExerciseDefinitionError(Exception):
+    """An exercise's own definition is broken. Please report it to the course authors."""
+
+
+@dataclass
+class Reference:
+    points: list[tuple]  # every point, lesson points first
+    expected: list[torch.Tensor]  # one stacked tensor per output: (n_valid, *shape)
+    values: Optional[torch.Tensor]  # the function's own value at each valid point, when scalar
+    valid: list[int]  # indices into points where the reference is finite
+    shapes: list[tuple]
+
+
+# -- points ---------------------------------------------------------------------
+def sample_points(ex: Exercise) -> list[tuple]:
+    """The lesson's own points, then n_samples drawn from a private, seeded generator."""
+    generator = torch.Generator().manual_seed(zlib.crc32(ex.id.encode()))
+    if ex.kind == "value":
+        return [()]
+    if ex.sampler is not None:
+        sampled = [tuple(ex.sampler(generator)) for _ in range(ex.n_samples)]
+    else:
+        lows = torch.tensor([ex.domain[name][0] for name in ex.inputs], dtype=torch.float64)
+        highs = torch.tensor([ex.domain[name][1] for name in ex.inputs], dtype=torch.float64)
+        u = torch.rand(ex.n_samples, len(ex.inputs), generator=generator, dtype=torch.float64)
+        sampled = [tuple(row) for row in (lows + u * (highs - lows)).tolist()]
+    return [tuple(p) for p in ex.points] + sampled
+
+
+# -- reference ------------------------------------------------------------------
+def _as_tensor(value) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(device="cpu", dtype=torch.float64)
+    return torch.tensor(value, dtype=torch.float64)
+
+
+def _autograd(ex: Exercise, point: tuple) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    inputs = [_as_tensor(v).clone().requires_grad_(name in ex.wrt) for name, v in zip(ex.inputs, point)]
+    out = ex.function(*inputs)
+    if out.numel() != 1:
+        raise ExerciseDefinitionError(f"{ex.id}: function must return a scalar, got shape {tuple(out.shape)}")
+    targets = [t for name, t in zip(ex.inputs, inputs) if name in ex.wrt]
+    grads = torch.autograd.grad(out.reshape(()), targets, allow_unused=True)
+    grads = tuple(torch.zeros_like(t) if g is None else g for g, t in zip(grads, targets))
+    return tuple(g.detach() for g in grads), out.detach().reshape(())
+
+
+def _autograd_batched(ex: Exercise, points: list[tuple]):
+    columns = [torch.tensor([p[i] for p in points], dtype=torch.float64) for i in range(len(ex.inputs))]
+    for name, column in zip(ex.inputs, columns):
+        column.requires_grad_(name in ex.wrt)
+    out = ex.function(*columns)
+    if tuple(out.shape) != (len(points),):
+        raise ExerciseDefinitionError(f"{ex.id}: batched function must be elementwise")
+    targets = [c for name, c in zip(ex.inputs, columns) if name in ex.wrt]
+    grads = torch.autograd.grad(out.sum(), targets, allow_unused=True)
+    grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, targets)]
+    per_point = [tuple(g[i] for g in grads) for i in range(len(points))]
+    return per_point, out.detach()
+
+
+def compute_reference(ex: Exercise, points: list[tuple]) -> Reference:
+    try:
+        with torch.enable_grad():
+            if ex.reference is not None:
+                outputs = [_reference_outputs(ex, ex.reference(*p)) for p in points]
+                values = None
+            elif ex.batched:
+                outputs, values = _autograd_batched(ex, points)
+            else:
+                pairs = [_autograd(ex, p) for p in points]
+                outputs = [grads for grads, _ in pairs]
+                values = torch.stack([value for _, value in pairs])
+    except ExerciseDefinitionError:
+        raise
+    except Exception as err:  # the exercise's own code failed: that is our bug
+        raise ExerciseDefinitionError(f"{ex.id}: computing the reference failed: {err!r}") from err
+    valid = [i for i, out in enumerate(outputs) if all(bool(torch.isfinite(t).all()) for t in out)]
+    if not valid:
+        raise ExerciseDefinitionError(f"{ex.id}: the reference is not finite at any point")
+    shapes = [tuple(t.shape) for t in outputs[valid[0]]]
+    expected = [torch.stack([outputs[i][k] for i in valid]) for k in range(len(shapes))]
+    if values is not None:
+        values = values[valid]
+    return Reference(points, expected, values, valid, shapes)
+
+
+def _reference_outputs(ex: Exercise, value) -> tuple[torch.Tensor, ...]:
+    values = (value,) if len(ex.outputs) == 1 else tuple(value)
+    if len(values) != len(ex.outputs):
+        raise ExerciseDefinitionError(f"{ex.id}: reference returned {len(values)} values for {ex.outputs}")
+    return tuple(_as_tensor(v) for v in values)
+
+
+# -- the answer ------------------------------------------------------------------
+def _arguments(ex: Exercise, point: tuple) -> tuple:
+    if ex.pass_as == "float":
+        return tuple(float(v) for v in point)
+    return tuple(_as_tensor(v).clone() for v in point)
+
+
+def _signature_problem(ex: Exercise, answer: Any, args: tuple) -> Optional[str]:
+    try:
+        inspect.signature(answer).bind(*args)
+    except TypeError:
+        shown = getattr(answer, "__name__", "your function")
+        try:
+            theirs = f"{shown}{inspect.signature(answer)}"
+        except (TypeError, ValueError):
+            theirs = shown
+        names = ", ".join(ex.inputs)
+        return (
+            f"The answer must be a function `{ex.signature}`, taking {len(ex.inputs)} "
+            f"input{'s' if len(ex.inputs) != 1 else ''} ({names}); yours is `{theirs}`."
+        )
+    except ValueError:  # builtins without a signature: just try them
+        return None
+    return None
+
+
+def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[list[tuple], Result]:
+    """The answer's outputs at every valid point, or a Result explaining why there are none."""
+
+    def stop(status, message, mistake=None):
+        return Result(ex.id, status, message, title=ex.title, max_score=ex.max_score, mistake=mistake)
+
+    if answer is None or answer is Ellipsis:
+        return stop("not_attempted", NOT_ATTEMPTED)
+    if ex.kind == "value":
+        if callable(answer) and not isinstance(answer, torch.Tensor):
+            return stop("error", "This question asks for a value; pass the value itself, not a function.")
+        calls = [lambda: answer]
+    else:
+        if not callable(answer):
+            return stop(
+                "error",
+                f"`check` expects your function itself, `{ex.signature.split('(')[0]}` without "
+                f"parentheses, but it got {convert.describe(answer)}.",
+            )
+        args_list = [_arguments(ex, ref.points[i]) for i in ref.valid]
+        problem = _signature_problem(ex, answer, args_list[0])
+        if problem:
+            return stop("error", problem)
+        calls = [lambda args=args: answer(*args) for args in args_list]
+
+    got = []
+    where = ""
+    try:
+        with guard.student_code(ex.time_limit, ex.forbid_autograd):
+            for index, call in zip(ref.valid, calls):
+                where = _where(ex, ref.points[index])
+                got.append(convert.to_outputs(call(), ref.shapes, ex.outputs))
+    except KeyboardInterrupt:
+        raise
+    except (NotImplementedError, convert.NotAttempted) as err:
+        if isinstance(err, convert.NotAttempted) and ex.kind == "gradient":
+            return stop("not_attempted", f"Not attempted yet: your function returned None{where}. "
+                        "Did you forget `return`?")
+        return stop("not_attempted", NOT_ATTEMPTED)
+    except convert.BadAnswer as err:
+        return stop("error", f"{err}{' (' + where.strip() + ')' if where else ''}")
+    except guard.AutogradUsed as err:
+        return stop(
+            "incorrect",
+            f"Your answer calls {err.what}. This exercise asks for the gradient by hand: "
+            "write the formula yourself; autograd is what the checker compares it with.",
+            mistake="used-autograd",
+        )
+    except guard.TimeLimitExceeded:
+        return stop("error", f"Your answer took longer than {ex.time_limit:g} s{where} and was stopped. "
+                    "Is there an infinite loop or a long sleep?")
+    except BaseException as err:  # anything the student's code raised, SystemExit included
+        return stop("error", f"Your code raised an error{where}: {guard.describe_exception(err)}")
+    return got
+
+
+def _where(ex: Exercise, point: tuple) -> str:
+    if not point:
+        return ""
+    shown = ", ".join(f"{name} = {diagnose.fmt(v)}" for name, v in zip(ex.inputs, point))
+    return f" at {shown}"
+
+
+# -- putting it together ------------------------------------------------------------
+def grade(exercise: Union[Exercise, str], answer: Any, *, plot: bool = False) -> Result:
+    """Grade one answer. `plot=True` adds the data for a plot when the answer is wrong."""
+    if isinstance(exercise, str):
+        from .catalog import find
+
+        exercise = find(exercise)
+    ex = exercise
+    ref = compute_reference(ex, sample_points(ex))
+    outcome = evaluate(ex, answer, ref)
+    if isinstance(outcome, Result):
+        outcome.n_points = len(ref.valid)
+        return outcome
+    got = [torch.stack([point[k] for point in outcome]) for k in range(len(ref.shapes))]
+    wrong = diagnose.wrong_points(got, ref.expected, ex.tolerance)
+    n = len(ref.valid)
+    if not wrong.any():
+        return Result(
+            ex.id, "correct", f"Correct: your answer matches torch.autograd at all {n} points checked.",
+            title=ex.title, score=ex.max_score, max_score=ex.max_score, n_points=n,
+        )
+    verdict = diagnose.explain(ex, ref, got, wrong)
+    result = Result(
+        ex.id, "incorrect", verdict.message, title=ex.title, max_score=ex.max_score,
+        mistake=verdict.mistake, details=verdict.details, n_points=n,
+    )
+    if plot:
+        result.curve = curve(ex, answer)
+    return result
+
+
+def curve(ex: Exercise, answer: Any, n: int = 121) -> Optional[Curve]:
+    """Expected and answered derivative on a grid, for one-input exercises."""
+    if ex.kind != "gradient" or len(ex.inputs) != 1 or ex.inputs[0] not in ex.domain or ex.pass_as != "float":
+        return None
+    low, high = ex.domain[ex.inputs[0]]
+    xs = torch.linspace(low, high, n, dtype=torch.float64).tolist()
+    ref = compute_reference(ex, [(x,) for x in xs])
+    expected = [float("nan")] * n
+    for slot, value in zip(ref.valid, ref.expected[0].tolist()):
+        expected[slot] = value
+    got: list[Optional[float]] = []
+    try:
+        with guard.student_code(ex.time_limit, ex.forbid_autograd):
+            for x in xs:
+                try:
+                    got.append(float(convert.to_tensor(answer(x), (), "answer")))
+                except Exception:
+                    got.append(None)
+    except (guard.CheckerInterrupt, SystemExit):
+        return None
+    return Curve(xs, expected, got, ex.inputs[0])

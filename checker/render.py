@@ -1,0 +1,98 @@
+"""How results look: an HTML box in Jupyter/Colab, plain text in a terminal.
+
+Nothing here judges. The plot of a wrong answer is drawn with matplotlib only when
+it is installed, imported on first use, and embedded as a PNG so the whole verdict
+is one output.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+from .result import Curve, Hint, Result
+
+# status -> (headline, border colour, background colour)
+STYLES = {
+    "correct": ("✔ Correct", "#1e8e3e", "#e6f4ea"),
+    "incorrect": ("✘ Not quite", "#d93025", "#fce8e6"),
+    "not_attempted": ("○ Not attempted yet", "#80868b", "#f1f3f4"),
+    "error": ("⚠ Your code could not be checked", "#e37400", "#fef7e0"),
+}
+
+
+def _table_html(result: Result) -> str:
+    if not result.details:
+        return ""
+    names = list(result.details[0].inputs)
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names) + "<th>expected</th><th>yours</th>"
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape(v)}</td>" for v in d.inputs.values())
+        + f"<td>{html.escape(d.expected)}</td><td>{html.escape(d.got)}</td></tr>"
+        for d in result.details
+    )
+    return (
+        '<table style="margin-top:6px;border-collapse:collapse;font-family:monospace">'
+        f"<tr>{head}</tr>{rows}</table>"
+    )
+
+
+def plot_png(curve: Curve) -> str | None:
+    """The expected derivative and the answer over the domain, as base64 PNG."""
+    try:
+        from matplotlib.figure import Figure  # no pyplot: leaves the student's figures alone
+    except ImportError:
+        return None
+    fig = Figure(figsize=(4.2, 2.6), dpi=80)
+    ax = fig.add_subplot()
+    ax.plot(curve.xs, curve.expected, color="#1e8e3e", lw=2, label="expected (autograd)")
+    got = [float("nan") if v is None else v for v in curve.got]
+    ax.plot(curve.xs, got, color="#d93025", lw=1.5, ls="--", label="yours")
+    ax.axhline(0, color="#999", lw=0.5)
+    ax.set_xlabel(curve.name)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def result_html(result: Result) -> str:
+    headline, border, background = STYLES[result.status]
+    title = f" — {html.escape(result.title)}" if result.title else ""
+    image = ""
+    if result.curve is not None:
+        png = plot_png(result.curve)
+        if png:
+            image = f'<div><img class="checker-plot" alt="expected vs yours" src="data:image/png;base64,{png}"/></div>'
+    return (
+        f'<div class="checker-result checker-{result.status}" style="border-left:6px solid {border};'
+        f'background:{background};padding:8px 12px;margin:4px 0;border-radius:4px;color:#202124">'
+        f"<b>{headline}</b>{title}"
+        f'<div style="margin-top:4px">{html.escape(result.message)}</div>'
+        f"{_table_html(result)}{image}</div>"
+    )
+
+
+def result_text(result: Result) -> str:
+    headline = STYLES[result.status][0]
+    lines = [f"{headline}: {result.title}" if result.title else headline, result.message]
+    for d in result.details:
+        inputs = ", ".join(f"{k} = {v}" for k, v in d.inputs.items())
+        lines.append(f"  at {inputs}: expected {d.expected}, yours {d.got}")
+    return "\n".join(lines)
+
+
+def hint_markdown(hint: Hint) -> str:
+    shown = "\n".join(f"{i}. {text}" for i, text in enumerate(hint.shown, 1))
+    more = (
+        f"\n\n*Hint {len(hint.shown)} of {hint.total}: call `hint()` again for the next one.*"
+        if len(hint.shown) < hint.total
+        else f"\n\n*That was the last hint ({hint.total} of {hint.total}).*"
+    )
+    return f"**Hints: {hint.title}**\n\n{shown}{more}"
+
+
+def hint_text(hint: Hint) -> str:
+    return hint_markdown(hint).replace("**", "").replace("*", "")

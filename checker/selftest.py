@@ -1,0 +1,49 @@
+"""Instructor self-test: each exercise accepts its solution, names each known mistake
+by its own id, and reports the untouched stub as not attempted."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .catalog import exercises
+from .exercise import Exercise
+from .judge import grade
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Replace this line with your answer")
+
+
+@dataclass
+class SelfTestReport:
+    lesson: str
+    rows: list[tuple[str, str, bool]] = field(default_factory=list)  # (exercise, case, ok)
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for _, _, ok in self.rows)
+
+    def __repr__(self) -> str:
+        failed = [f"  FAILED {ex}: {case}" for ex, case, ok in self.rows if not ok]
+        n_ex = len({ex for ex, _, _ in self.rows})
+        head = f"Self-test of {self.lesson}: {len(self.rows)} cases over {n_ex} exercises, "
+        return head + ("all passed." if not failed else f"{len(failed)} failed:\n" + "\n".join(failed))
+
+
+def cases(ex: Exercise):
+    """(case name, answer, expected status, expected mistake id) for one exercise."""
+    yield "solution passes", ex.solution_fn, "correct", None
+    for mistake in ex.mistakes:
+        yield f"mistake {mistake.id} is named", mistake.answer, "incorrect", mistake.id
+    yield "stub is not attempted", (None if ex.kind == "value" else stub), "not_attempted", None
+
+
+def self_test(lesson: str) -> SelfTestReport:
+    """Run every case of every exercise in `lesson`; raise AssertionError if any fails."""
+    report = SelfTestReport(lesson)
+    for ex in exercises(lesson):
+        for name, answer, status, mistake in cases(ex):
+            result = grade(ex, answer)
+            report.rows.append((ex.id, name, result.status == status and result.mistake == mistake))
+    if not report.ok:
+        raise AssertionError(repr(report))
+    return report
