@@ -222,8 +222,10 @@ def grade(exercise: Union[Exercise, str], answer: Any, *, plot: bool = False) ->
     wrong = diagnose.wrong_points(got, ref.expected, ex.tolerance)
     n = len(ref.valid)
     if not wrong.any():
+        message = f"Correct: your answer matches torch.autograd at all {n} points checked."
+        message += _at_lesson_points(ex, ref, got)
         return Result(
-            ex.id, "correct", f"Correct: your answer matches torch.autograd at all {n} points checked.",
+            ex.id, "correct", message,
             title=ex.title, score=ex.max_score, max_score=ex.max_score, n_points=n,
         )
     verdict = diagnose.explain(ex, ref, got, wrong)
@@ -234,6 +236,22 @@ def grade(exercise: Union[Exercise, str], answer: Any, *, plot: bool = False) ->
     if plot:
         result.curve = curve(ex, answer)
     return result
+
+
+def _at_lesson_points(ex: Exercise, ref: Reference, got: list[torch.Tensor]) -> str:
+    """' At x = 3 yours gives -5.466781571308061.': the lesson's own points, in full precision."""
+    shown = []
+    for i in range(len(ex.points)):
+        if i not in ref.valid:
+            continue
+        row = ref.valid.index(i)
+        values = ", ".join(
+            f"{name} = {float(g[row])!r}" if g[row].numel() == 1 else f"{name} = {diagnose.fmt(g[row])}"
+            for name, g in zip(ex.outputs, got)
+        )
+        where = _where(ex, ref.points[i]).strip()  # "at x = 3"
+        shown.append(f"A{where[1:]} yours gives {values}.")
+    return (" " + " ".join(shown)) if shown else ""
 
 
 def curve(ex: Exercise, answer: Any, n: int = 121) -> Optional[Curve]:

@@ -38,6 +38,13 @@ def _table_html(result: Result) -> str:
     )
 
 
+def figure_png(fig) -> bytes:
+    """A matplotlib Figure as PNG bytes, without the version stamp (same bytes every run)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
 def plot_png(curve: Curve) -> str | None:
     """The expected derivative and the answer over the domain, as base64 PNG."""
     try:
@@ -53,9 +60,7 @@ def plot_png(curve: Curve) -> str | None:
     ax.set_xlabel(curve.name)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return base64.b64encode(figure_png(fig)).decode("ascii")
 
 
 def result_html(result: Result) -> str:
