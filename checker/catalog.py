@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import importlib
+import pathlib
 
 from .exercise import Exercise
 
-# The course's lessons, in order. A lesson module defines its exercises at top level.
-LESSONS = ("lesson01",)
+# The course's lessons, in order: every module checker/lessonNN.py. A lesson module
+# defines its exercises at top level.
+LESSONS = tuple(sorted(p.stem for p in pathlib.Path(__file__).parent.glob("lesson[0-9][0-9].py")))
 
 
 def exercises(lesson: str) -> list[Exercise]:

@@ -1,0 +1,47 @@
+# The course's commands. `make install` then `make test` is all a fresh Linux machine needs.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
+JOBS   ?= 2
+
+.PHONY: install test unit notebooks lint lab student masters check-editions badges bench clean
+
+install:                     ## create .venv with the pinned course environment and the checker
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -e .
+
+test: lint                   ## everything CI checks: lint, unit tests, both editions under nbval, sync, badges
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile $(NBVAL) tests notebooks
+
+unit:                        ## the checker's unit tests only (fast)
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile tests
+
+notebooks:                   ## both editions under nbval only
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile $(NBVAL) notebooks
+
+lint:                        ## ruff on the package, tools, tests and notebooks
+	$(PY) -m ruff check .
+
+lab:                         ## open the lessons in JupyterLab
+	$(VENV)/bin/jupyter lab notebooks
+
+masters:                     ## re-run the master notebooks top to bottom, storing outputs
+	$(PY) -m tools.editions execute
+
+student:                     ## regenerate the student editions (refuses to overwrite edited ones; FORCE=1 to)
+	$(PY) -m tools.editions student $(if $(FORCE),--force,)
+
+check-editions:              ## fail if a student edition is not what `make student` would produce
+	$(PY) -m tools.editions check
+
+badges:                      ## rewrite Colab badges and setup cells from course.json
+	$(PY) -m tools.colab
+
+bench:                       ## print the speed figures (import time, check latency, nbval vs bare notebooks)
+	$(PY) -m tools.bench
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
