@@ -27,7 +27,7 @@ def describe(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return f"a {type(value).__name__} of {len(value)} items"
     if isinstance(value, str):
-        shown = value if len(value) <= 30 else value[:27] + "..."
+        shown = str(value) if len(value) <= 30 else str(value[:27]) + "..."
         return f"the string {shown!r}"
     return f"a value of type {type(value).__name__}"
 
@@ -40,6 +40,8 @@ def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
     """One output as a float64 CPU tensor of `shape` (() means a single number)."""
     if value is None or value is Ellipsis:
         raise NotAttempted()
+    if isinstance(value, str):
+        raise BadAnswer(f"{name} came back as {describe(value)}; return the number itself, not text.")
     if isinstance(value, bool):
         raise BadAnswer(f"{name} came back as {value}, a True/False value; it should be a number.")
     if isinstance(value, complex) or (isinstance(value, torch.Tensor) and value.is_complex()):
@@ -60,8 +62,6 @@ def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
         hint = ""
         if callable(value):
             hint = " Did you forget to call it, or return the function instead of its value?"
-        elif isinstance(value, str):
-            hint = " Return the number itself, not text."
         elif isinstance(value, (list, tuple)) and shape == ():
             hint = " Return one number, not a collection."
         raise BadAnswer(f"{name} came back as {describe(value)}; it should be {_number_word(shape)}.{hint}")
@@ -101,3 +101,17 @@ def to_outputs(value: Any, shapes: Sequence[tuple], names: Sequence[str]) -> tup
         )
     return tuple(to_tensor(v, s, n) for v, s, n in zip(value, shapes, names))
 
+
+
+def precision(value: Any) -> float:
+    """Machine epsilon of the least precise float in an answer (float64's for plain numbers)."""
+    if isinstance(value, (tuple, list)):
+        return max((precision(v) for v in value), default=0.0)
+    dtype = getattr(value, "dtype", None)
+    if isinstance(value, torch.Tensor) and dtype.is_floating_point:
+        return torch.finfo(dtype).eps
+    if type(value).__module__ == "numpy" and getattr(dtype, "kind", "") == "f":
+        import numpy  # already imported: the answer is a numpy value
+
+        return float(numpy.finfo(dtype).eps)
+    return torch.finfo(torch.float64).eps

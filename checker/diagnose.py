@@ -77,12 +77,15 @@ def _known_mistake(ex, ref, got) -> Optional[str]:
     return None
 
 
-def _constant(values: torch.Tensor, scale: float = 1.0) -> Optional[float]:
-    """The common value if all entries agree (relative to `scale`), else None."""
+def _constant(values: torch.Tensor, floor: float = 0.0) -> Optional[float]:
+    """The common value if all entries agree to 0.1% of it, else None.
+
+    `floor`: values this close to 0 are not a meaningful constant (only noise).
+    """
     if values.numel() == 0:
         return None
     mid = float(values.median())
-    if float((values - mid).abs().max()) <= 1e-3 * max(abs(mid), scale):
+    if abs(mid) > floor and float((values - mid).abs().max()) <= 1e-3 * abs(mid):
         return mid
     return None
 
@@ -104,7 +107,7 @@ def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[s
     if ratio is not None and not math.isclose(ratio, 1.0, rel_tol=1e-4):
         return (f"{name} is {ratio:.4g} times the correct value at every point checked: "
                 "a constant factor is missing or extra somewhere.")
-    offset = _constant(flat_g - flat_e, scale)
+    offset = _constant(flat_g - flat_e, floor=1e-3 * scale)
     if offset is not None:
         return (f"{name} is off by the same constant ({offset:+.4g}) at every point checked: "
                 "a constant term is missing or extra. Remember that the derivative of a constant is 0.")

@@ -6,6 +6,7 @@ ExerciseDefinitionError, because that is the course's bug, not the student's.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import zlib
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any, Optional, Union
 import torch
 
 from . import convert, diagnose, guard
-from .exercise import Exercise
+from .exercise import Exercise, Tolerance
 from .result import Curve, Result
 
 NOT_ATTEMPTED = (
@@ -142,8 +143,9 @@ def _signature_problem(ex: Exercise, answer: Any, args: tuple) -> Optional[str]:
     return None
 
 
-def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[list[tuple], Result]:
-    """The answer's outputs at every valid point, or a Result explaining why there are none."""
+def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tuple], float], Result]:
+    """The answer's outputs at every valid point and the machine epsilon of their least
+    precise dtype, or a Result explaining why there are none."""
 
     def stop(status, message, mistake=None):
         return Result(ex.id, status, message, title=ex.title, max_score=ex.max_score, mistake=mistake)
@@ -167,13 +169,15 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[list[tuple], Re
             return stop("error", problem)
         calls = [lambda args=args: answer(*args) for args in args_list]
 
-    got = []
+    got, eps = [], 0.0
     where = ""
     try:
         with guard.student_code(ex.time_limit, ex.forbid_autograd):
             for index, call in zip(ref.valid, calls):
                 where = _where(ex, ref.points[index])
-                got.append(convert.to_outputs(call(), ref.shapes, ex.outputs))
+                raw = call()
+                got.append(convert.to_outputs(raw, ref.shapes, ex.outputs))
+                eps = max(eps, convert.precision(raw))
     except KeyboardInterrupt:
         raise
     except (NotImplementedError, convert.NotAttempted) as err:
@@ -195,7 +199,12 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[list[tuple], Re
                     "Is there an infinite loop or a long sleep?")
     except BaseException as err:  # anything the student's code raised, SystemExit included
         return stop("error", f"Your code raised an error{where}: {guard.describe_exception(err)}")
-    return got
+    return got, eps
+
+
+def _tolerance(ex: Exercise, eps: float) -> Tolerance:
+    """The exercise's tolerance, widened for answers in float16/bfloat16 (their rounding)."""
+    return Tolerance(rtol=max(ex.tolerance.rtol, 2 * eps), atol=max(ex.tolerance.atol, 2 * eps))
 
 
 def _where(ex: Exercise, point: tuple) -> str:
@@ -218,7 +227,11 @@ def grade(exercise: Union[Exercise, str], answer: Any, *, plot: bool = False) ->
     if isinstance(outcome, Result):
         outcome.n_points = len(ref.valid)
         return outcome
-    got = [torch.stack([point[k] for point in outcome]) for k in range(len(ref.shapes))]
+    outputs, eps = outcome
+    tolerance = _tolerance(ex, eps)
+    if tolerance != ex.tolerance:
+        ex = dataclasses.replace(ex, tolerance=tolerance)
+    got = [torch.stack([point[k] for point in outputs]) for k in range(len(ref.shapes))]
     wrong = diagnose.wrong_points(got, ref.expected, ex.tolerance)
     n = len(ref.valid)
     if not wrong.any():
