@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 
@@ -46,6 +46,7 @@ def check_gradient(
     manual_fn: Callable,
     f: Callable,
     *example_inputs: Any,
+    wrt: Optional[Sequence[str]] = None,
     n_samples: int = 32,
     tolerance: Optional[Tolerance] = None,
 ) -> Result:
@@ -53,14 +54,19 @@ def check_gradient(
 
     `f` takes the inputs (as float64 tensors) and returns a scalar tensor. With one
     input, `manual_fn` returns that one partial derivative; with several, a tuple of
-    partials in the same order. Checked at the example inputs and `n_samples` points
-    around them.
+    partials in the same order. `wrt` names the inputs to differentiate with respect
+    to (default: all; names are f's parameter names). Checked at the example inputs
+    and `n_samples` points around them.
     """
     if not example_inputs:
         raise TypeError("check_gradient needs at least one example input, e.g. check_gradient(df, f, 3.0)")
     from .judge import grade
 
     names = _input_names(f, len(example_inputs))
+    wrt = tuple(wrt) if wrt is not None else names
+    unknown = set(wrt) - set(names)
+    if unknown:
+        raise ValueError(f"wrt names {sorted(unknown)} are not inputs of f {names}")
     floats = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in example_inputs)
     exercise = Exercise(
         id="check_gradient",
@@ -73,7 +79,8 @@ def check_gradient(
         points=(tuple(example_inputs),),
         sampler=_perturbed(tuple(example_inputs)),
         n_samples=n_samples,
-        outputs=tuple(f"d/d{name}" for name in names),
+        wrt=wrt,
+        outputs=tuple(f"d/d{name}" for name in wrt),
         tolerance=tolerance or Tolerance(),
         pass_as="float" if floats else "tensor",
         batched=False,

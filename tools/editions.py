@@ -36,6 +36,7 @@ SOLUTION_BLOCK = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 MARKDOWN_SOLUTION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.DOTALL)
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
@@ -70,6 +71,10 @@ def normalize(nb) -> None:
     for cell in nb.cells:
         for key in ("execution", "collapsed", "scrolled", "ExecuteTime"):
             cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            # A widget's view names a model id that is new on every run and means nothing
+            # without a live kernel; the figure it drives is a separate, stored output.
+            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
 
 
 def execute(nb, workdir: pathlib.Path) -> None:
@@ -117,6 +122,10 @@ def edited_since_generated(path: pathlib.Path) -> bool:
     return recorded != sources_hash(nb)
 
 
+def shown(path: pathlib.Path) -> str:
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
 def write_student(force: bool = False, only: str | None = None) -> int:
     STUDENT_DIR.mkdir(parents=True, exist_ok=True)
     status = 0
@@ -125,12 +134,12 @@ def write_student(force: bool = False, only: str | None = None) -> int:
             continue
         target = STUDENT_DIR / master.name
         if target.exists() and edited_since_generated(target) and not force:
-            print(f"refusing to overwrite {target.relative_to(ROOT)}: it was edited since it was generated "
+            print(f"refusing to overwrite {shown(target)}: it was edited since it was generated "
                   "(someone's work?). Move it away, or pass --force.", file=sys.stderr)
             status = 1
             continue
         nbformat.write(student_edition(master), target)
-        print(f"wrote {target.relative_to(ROOT)}")
+        print(f"wrote {shown(target)}")
     return status
 
 
