@@ -92,6 +92,14 @@ def test_badge_points_at_its_own_notebook_and_setup_cell_installs_the_checker(pa
     assert f'"{colab.pip_target()}"' in setup.source and '"google.colab" in sys.modules' in setup.source
 
 
+def test_readme_lists_every_lesson_with_both_badges():
+    table = colab.readme_table(MASTERS)
+    assert table in (colab.ROOT / "README.md").read_text(), "run `make badges` to update README.md"
+    for master in MASTERS:
+        assert colab.colab_url(master.relative_to(colab.ROOT).as_posix()) in table
+        assert colab.colab_url(f"{colab.COURSE['student_dir']}/{master.name}") in table
+
+
 def test_notebooks_are_numbered_and_executed_in_order():
     for path in ALL:
         assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name)

@@ -1,13 +1,15 @@
 """Colab badges and setup cells, generated from the one file that names the repository.
 
 course.json holds the GitHub slug and branch. `python -m tools.colab` rewrites the
-badge cell and the setup cell of every master notebook from it; the student edition
-gets its own badge when it is generated (tools/editions.py).
+badge cell and the setup cell of every master notebook from it, and the lesson table
+of README.md; the student edition gets its own badge when it is generated
+(tools/editions.py).
 """
 from __future__ import annotations
 
 import json
 import pathlib
+import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -63,14 +65,48 @@ def set_generated_cells(nb, path: str, edition: str) -> None:
             cell.source = setup_source()
 
 
+def lesson_title(nb) -> str:
+    """The lesson's title: its first `# ` heading, without the "Lesson NN ·" prefix."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return re.sub(r"^#\s*Lesson \d+\s*·\s*", "", line).strip()
+    return ""
+
+
+def readme_table(masters: list[pathlib.Path]) -> str:
+    import nbformat
+
+    badge = f"![Open In Colab]({BADGE_IMAGE})"
+    rows = ["| # | Lesson | Exercise edition | Solution edition |", "|---|---|---|---|"]
+    for path in masters:
+        master = path.relative_to(ROOT).as_posix()
+        student = master.replace(COURSE["master_dir"], COURSE["student_dir"], 1)
+        title = lesson_title(nbformat.read(path, as_version=4))
+        rows.append(f"| {path.name[:2]} | {title} | [{badge}]({colab_url(student)}) | [{badge}]({colab_url(master)}) |")
+    return "\n".join(rows)
+
+
+README_TABLE = re.compile(r"(<!-- lessons:begin -->\n).*?(<!-- lessons:end -->)", re.DOTALL)
+
+
+def masters() -> list[pathlib.Path]:
+    return sorted((ROOT / COURSE["master_dir"]).glob("[0-9][0-9]_*.ipynb"))
+
+
 def main() -> int:
     import nbformat
 
-    for nb_path in sorted((ROOT / COURSE["master_dir"]).glob("[0-9][0-9]_*.ipynb")):
+    for nb_path in masters():
         nb = nbformat.read(nb_path, as_version=4)
         set_generated_cells(nb, nb_path.relative_to(ROOT).as_posix(), "master")
         nbformat.write(nb, nb_path)
         print(f"badges and setup cell written: {nb_path.relative_to(ROOT)}")
+    readme = ROOT / "README.md"
+    text = README_TABLE.sub(lambda m: m.group(1) + readme_table(masters()) + "\n" + m.group(2), readme.read_text())
+    readme.write_text(text)
+    print("lesson table written: README.md")
     return 0
 
 

@@ -25,7 +25,7 @@ import tempfile
 
 import nbformat
 
-from tools.colab import COURSE, ROOT, set_generated_cells
+from tools.colab import COURSE, ROOT, masters, set_generated_cells
 
 MASTER_DIR = ROOT / COURSE["master_dir"]
 STUDENT_DIR = ROOT / COURSE["student_dir"]
@@ -110,10 +110,6 @@ def student_edition(master_path: pathlib.Path, run: bool = True):
         execute(nb, STUDENT_DIR)
     normalize(nb)
     return nb
-
-
-def masters() -> list[pathlib.Path]:
-    return sorted(MASTER_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
 def edited_since_generated(path: pathlib.Path) -> bool:

@@ -1,0 +1,121 @@
+"""`make bench`: the course's speed figures, printed (never asserted in tests).
+
+1. What `import checker` adds over `import torch` (fresh interpreters, median of 7).
+2. Median `grade` latency at 33 points, without the plot, for a correct and a wrong
+   answer: lesson 01's dz/dx, and the slowest exercise of the course.
+3. `pytest --nbval` over the course's notebooks (both editions) against the same
+   number of bare notebooks that only `import torch`, in the same run and settings.
+
+Targets (foundation issue): import <= 30 ms; check <= 2 ms correct, <= 10 ms wrong;
+nbval <= 1.3x the bare notebooks.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IMPORT_SCRIPT = (
+    "import time; t0 = time.perf_counter(); import torch; t1 = time.perf_counter(); "
+    "import checker; from checker import lesson01; t2 = time.perf_counter(); print(t1 - t0, t2 - t1)"
+)
+
+
+def import_cost(runs: int = 7) -> tuple[float, float]:
+    torch_s, checker_s = [], []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", IMPORT_SCRIPT], capture_output=True, text=True, check=True)
+        a, b = map(float, out.stdout.split())
+        torch_s.append(a)
+        checker_s.append(b)
+    return statistics.median(torch_s) * 1e3, statistics.median(checker_s) * 1e3
+
+
+def latency_ms(exercise, answer, runs: int = 100) -> float:
+    import checker
+
+    checker.grade(exercise, answer)  # warm up
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        checker.grade(exercise, answer)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1e3
+
+
+def wrong_answer(ex):
+    if ex.mistakes:
+        return ex.mistakes[0].answer
+    return lambda *args: 0.0
+
+
+def check_latencies() -> list[tuple[str, int, float, float]]:
+    from checker.catalog import all_exercises
+    from checker.judge import sample_points
+
+    rows = []
+    for ex in all_exercises():
+        rows.append((ex.id, len(sample_points(ex)), latency_ms(ex, ex.solution_fn), latency_ms(ex, wrong_answer(ex))))
+    return rows
+
+
+def bare_notebooks(folder: Path, count: int) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    for i in range(count):
+        nb = new_notebook(cells=[new_code_cell("import torch", id=f"bare-{i}")])
+        nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+        nbformat.write(nb, folder / f"bare_{i:02d}.ipynb")
+
+
+def nbval_seconds(paths: list[str], cwd: Path) -> float:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
+               "--nbval", "--nbval-current-env", "--nbval-sanitize-with", str(ROOT / "nbval_sanitize.cfg"),
+               *paths]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        print(done.stdout[-2000:], done.stderr[-2000:])
+        raise SystemExit("nbval failed during the benchmark")
+    return elapsed
+
+
+def main() -> int:
+    print("== import ==")
+    torch_ms, checker_ms = import_cost()
+    print(f"import torch: {torch_ms:.0f} ms; import checker (+ lesson01) adds {checker_ms:.1f} ms (target <= 30 ms)")
+
+    print("\n== check latency, no plot (median of 100) ==")
+    rows = check_latencies()
+    width = max(len(r[0]) for r in rows)
+    print(f"{'exercise':<{width}}  points  correct ms  wrong ms")
+    for ex_id, n, good, bad in rows:
+        print(f"{ex_id:<{width}}  {n:>6}  {good:>10.2f}  {bad:>8.2f}")
+    worst_good, worst_bad = max(r[2] for r in rows), max(r[3] for r in rows)
+    median_good = statistics.median(r[2] for r in rows)
+    median_bad = statistics.median(r[3] for r in rows)
+    print(f"median over exercises: correct {median_good:.2f} ms (target <= 2), wrong {median_bad:.2f} ms (target <= 10)")
+    print(f"slowest exercise: correct {worst_good:.2f} ms, wrong {worst_bad:.2f} ms")
+
+    print("\n== pytest --nbval: the course vs bare `import torch` notebooks (2 workers, loadfile) ==")
+    course = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*/[0-9][0-9]_*.ipynb"))
+    with tempfile.TemporaryDirectory() as tmp:
+        bare_notebooks(Path(tmp), len(course))
+        bare = sorted(str(p) for p in Path(tmp).glob("*.ipynb"))
+        bare_s = nbval_seconds(bare, ROOT)
+        course_s = nbval_seconds(course, ROOT)
+    ratio = course_s / bare_s if bare_s else math.nan
+    print(f"{len(course)} course notebooks: {course_s:.1f} s; {len(bare)} bare notebooks: {bare_s:.1f} s; "
+          f"ratio {ratio:.2f} (target <= 1.3)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
