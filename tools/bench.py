@@ -101,7 +101,8 @@ def main() -> int:
     worst_good, worst_bad = max(r[2] for r in rows), max(r[3] for r in rows)
     median_good = statistics.median(r[2] for r in rows)
     median_bad = statistics.median(r[3] for r in rows)
-    print(f"median over exercises: correct {median_good:.2f} ms (target <= 2), wrong {median_bad:.2f} ms (target <= 10)")
+    print(f"median over exercises: correct {median_good:.2f} ms (target <= 2), "
+          f"wrong {median_bad:.2f} ms (target <= 10)")
     print(f"slowest exercise: correct {worst_good:.2f} ms, wrong {worst_bad:.2f} ms")
 
     print("\n== pytest --nbval: the course vs bare `import torch` notebooks (2 workers, loadfile) ==")
