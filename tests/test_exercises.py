@@ -78,3 +78,18 @@ def test_reference_is_computed_not_stored():
 def test_self_test_of_each_lesson_passes():
     for lesson in sorted({ex.lesson for ex in EXERCISES}):
         assert checker.self_test(lesson).ok
+
+
+def test_a_broken_exercise_is_an_author_error_not_a_wrong_answer():
+    import dataclasses
+
+    from checker import ExerciseDefinitionError, Mistake, lesson01
+
+    broken_function = dataclasses.replace(lesson01.dz_dx, function=lambda x: undefined_name)  # noqa: F821
+    with pytest.raises(ExerciseDefinitionError, match="computing the reference failed"):
+        checker.grade(broken_function, lesson01._dz_dx)
+    broken_mistake = dataclasses.replace(
+        lesson01.dz_dx, mistakes=(Mistake("oops", lambda x: 1 / 0, "never shown"),)
+    )
+    with pytest.raises(ExerciseDefinitionError, match="mistake 'oops' failed"):
+        checker.grade(broken_mistake, lambda x: 0.0)
