@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
 JOBS   ?= 2
 
-.PHONY: install test unit notebooks lint lab student masters check-editions badges bench clean
+.PHONY: install test unit notebooks lint lab student masters check-editions badges bench clean gpu-check e2e colab-sim
 
 install:                     ## create .venv with the pinned course environment and the checker
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,13 @@ bench:                       ## print the speed figures (import time, check late
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+
+gpu-check:                   ## the checker with CUDA tensors (skips with a clear message without a GPU)
+	@$(PY) -c "import torch; print('CUDA:', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '- no GPU here: the CUDA tests will be skipped')"
+	$(PY) -m pytest -q -rs -p no:cacheprovider tests/test_cuda.py
+
+e2e:                         ## the student editions in JupyterLab, driven by Chromium (needs Debian's chromium)
+	timeout 900 $(PY) -m pytest -q -p no:cacheprovider e2e
+
+colab-sim:                   ## the student editions in a Colab-like venv (ipywidgets 7.7.1, ipykernel 6.17.1)
+	timeout 1200 $(PY) -m tools.colab_sim

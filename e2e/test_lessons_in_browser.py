@@ -1,0 +1,96 @@
+"""What a student sees: the student editions in JupyterLab, in a real browser."""
+from __future__ import annotations
+
+import re
+import time
+
+STUB = 'raise NotImplementedError("Replace this line with your answer")'
+
+
+def open_notebook(page, lab, name):
+    page.goto(f"{lab['base']}/lab/tree/{name}?token={lab['token']}")
+    page.locator(".jp-Notebook .jp-CodeCell").first.wait_for()
+    page.wait_for_function(  # the kernel is up once the status bar says so
+        "() => /Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent || '')", timeout=90_000
+    )
+
+
+def run_all(page):
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    wait_until_idle(page)
+
+
+def wait_until_idle(page, timeout=180_000):
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+            const bar = document.querySelector('#jp-main-statusbar')?.textContent || '';
+            return prompts.length > 0 && prompts.every(p => !p.textContent.includes('*')) && /Idle/.test(bar);
+        }""",
+        timeout=timeout,
+    )
+
+
+def code_cell(page, text):
+    cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=text)
+    assert cell.count() == 1, f"expected one cell containing {text!r}, found {cell.count()}"
+    return cell
+
+
+def replace_and_run(page, cell, source):
+    """Type a new source into a cell, run it and the cell after it (the check)."""
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(source)
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Shift+Enter")
+    wait_until_idle(page)
+
+
+def wait_for_new_image(image, before, timeout=30.0):
+    """The display handle replaces the <img>: re-query it until its picture changes."""
+    deadline = time.monotonic() + timeout
+    while image.get_attribute("src") == before:
+        assert time.monotonic() < deadline, "the figure did not change"
+        time.sleep(0.2)
+
+
+def test_lesson01_not_attempted_then_correct_then_named_mistake(page, lab):
+    open_notebook(page, lab, "01_derivatives.ipynb")
+    run_all(page)
+    grey = page.locator(".jp-Notebook .checker-not_attempted")
+    assert grey.count() == 3
+    assert "Not attempted yet" in grey.first.inner_text()
+    assert page.locator(".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+                        ).filter(has_text="Traceback").count() == 0
+
+    exercise = code_cell(page, "def dz_dx(x):")
+    check = code_cell(page, "ex.dz_dx.check(dz_dx)")
+    replace_and_run(page, exercise, "def dz_dx(x):\n    return 2 * x * math.cos(x**2)\n")
+    green = check.locator(".checker-correct")
+    green.wait_for()
+    assert "-5.466781571308061" in green.inner_text()
+
+    replace_and_run(page, exercise, "def dz_dx(x):\n    return math.cos(x**2)\n")
+    red = check.locator(".checker-incorrect")
+    red.wait_for()
+    assert "You forgot the inner factor of the chain rule" in red.inner_text()
+    plot = red.locator("img.checker-plot")
+    assert plot.count() == 1 and plot.evaluate("img => img.naturalWidth > 100")
+
+
+def test_lesson01_tangent_slider_redraws_the_figure(page, lab):
+    open_notebook(page, lab, "01_derivatives.ipynb")
+    run_all(page)
+    explorer = code_cell(page, "explore_tangent(")
+    image = explorer.locator(".jp-OutputArea-output img").first
+    image.wait_for()
+    before = image.get_attribute("src")
+    handle = explorer.locator(".widget-slider .noUi-handle, .widget-slider .ui-slider-handle").first
+    handle.click()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    wait_for_new_image(image, before)
+    readout = explorer.locator(".widget-readout").first.inner_text()
+    assert readout.strip() not in ("1.00", "1.0", "1")
