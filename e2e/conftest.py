@@ -72,7 +72,8 @@ def lab():
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     log.flush()
-                    raise RuntimeError("JupyterLab did not start:\n" + (home / "jupyterlab.log").read_text()[-3000:])
+                    tail = (home / "jupyterlab.log").read_text()[-3000:]
+                    raise RuntimeError(f"JupyterLab did not start:\n{tail}") from None
                 time.sleep(0.3)
         yield {"base": base, "token": token, "work": work}
     finally:
