@@ -41,9 +41,9 @@ def fmt(value) -> str:
     return str(value)
 
 
-def _close(got: torch.Tensor, expected: torch.Tensor, tol) -> torch.Tensor:
+def _close(got: torch.Tensor, expected: torch.Tensor, tol, equal_nan: bool = False) -> torch.Tensor:
     """Per point: every element within tolerance. Shapes (n, *shape) -> (n,)."""
-    ok = torch.isclose(got, expected, rtol=tol.rtol, atol=tol.atol)
+    ok = torch.isclose(got, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=equal_nan)
     return ok.reshape(ok.shape[0], -1).all(dim=1)
 
 
@@ -54,8 +54,12 @@ def wrong_points(got: list[torch.Tensor], expected: list[torch.Tensor], tol) -> 
     return ~right
 
 
-def matches(got: list[torch.Tensor], other: list[torch.Tensor], tol) -> bool:
-    return not bool(wrong_points(got, other, tol).any())
+def matches(got: list[torch.Tensor], other: list[torch.Tensor], tol, equal_nan: bool = False) -> bool:
+    """Within tolerance at every point; with equal_nan, NaN where `other` is NaN counts as a match."""
+    right = torch.ones(other[0].shape[0], dtype=torch.bool)
+    for g, o in zip(got, other):
+        right &= _close(g, o, tol, equal_nan)
+    return bool(right.all())
 
 
 def _known_mistake(ex, ref, got) -> Optional[str]:
@@ -65,14 +69,16 @@ def _known_mistake(ex, ref, got) -> Optional[str]:
     for mistake in ex.mistakes:
         try:
             outs = [
-                to_outputs(mistake.answer(*_arguments(ex, ref.points[i])), ref.shapes, ex.outputs)
+                to_outputs(mistake.answer(*_arguments(ex, ref.points[i])) if callable(mistake.answer)
+                           else mistake.answer, ref.shapes, ex.outputs)  # a value exercise's mistake is a value
                 for i in ref.valid
             ]
         except Exception as err:
             raise ExerciseDefinitionError(f"{ex.id}: mistake {mistake.id!r} failed: {err!r}") from err
         stacked = [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
         with torch.no_grad():
-            if matches(got, stacked, ex.tolerance):
+            # NaN where the mistake gives NaN is part of the mistake (e.g. 0·log(0) in a loss)
+            if matches(got, stacked, ex.tolerance, equal_nan=True):
                 return mistake.id
     return None
 
@@ -101,7 +107,9 @@ def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[s
     if torch.allclose(flat_g, -flat_e, rtol=ex.tolerance.rtol, atol=ex.tolerance.atol):
         return f"{name} has the right size but the wrong sign everywhere: check each minus sign."
     if float(flat_g.abs().max()) == 0.0:
-        return f"{name} is 0 at every point checked, but the derivative is not."
+        return f"{name} is 0 at every point checked, but {getattr(ex, 'quantity', 'the derivative')} is not."
+    if ex.kind == "value" and flat_e.numel() == 1:  # one number: any ratio or offset is "constant"
+        return None
     usable = flat_e.abs() > 1e-3 * scale
     ratio = _constant(flat_g[usable] / flat_e[usable])
     if ratio is not None and not math.isclose(ratio, 1.0, rel_tol=1e-4):
@@ -165,12 +173,17 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
         if pattern:
             return Verdict(prefix + pattern, None, details)
         break
+    if ex.kind == "value":
+        return Verdict(prefix + f"Not yet: that is not what {getattr(ex, 'compared_with', 'torch.autograd')} "
+                       "gives. Think it through again (hint() helps), or run the code and find out why.",
+                       None, details)
     side = _side_of_domain(ex, ref, wrong)
     if side:
         return Verdict(prefix + side, None, details)
     n_wrong, n = int(wrong.sum()), int(wrong.numel())
     return Verdict(
-        prefix + f"Not yet: your answer differs from the derivative at {n_wrong} of the {n} points checked.",
+        prefix + f"Not yet: your answer differs from {getattr(ex, 'quantity', 'the derivative')} "
+        f"at {n_wrong} of the {n} points checked.",
         None,
         details,
     )

@@ -11,6 +11,7 @@ lives in `checker.judge`, rendering in `checker.render`.
 from __future__ import annotations
 
 import inspect
+import re
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -24,7 +25,8 @@ class Mistake:
 
     `answer` has the same signature as a correct answer; the checker evaluates it at
     the same points as the student's, so a student whose answer matches it at every
-    point is told exactly which misconception that was.
+    point is told exactly which misconception that was. In a "value" exercise, `answer`
+    is the wrong value itself (a number or a tensor), as a student would give it.
     """
 
     id: str
@@ -76,8 +78,19 @@ class Exercise:
     pass_as: str = "float"  # how the answer receives inputs: "float" or "tensor"
     batched: bool = True  # `function` is elementwise, so all points go through autograd at once
     forbid_autograd: bool = True
+    # What to say when the answer returns None (graded incorrect, mistake "returned-none"), for exercises
+    # where None is itself a known bug, e.g. returning the `.grad` of a tensor autograd never fills.
+    # None keeps the default: "not attempted, did you forget `return`?".
+    none_message: Optional[str] = None
     time_limit: float = 5.0
     max_score: float = 1.0
+    # What the reference is and what it computes, as the verdicts name them; change them
+    # for exercises whose `reference` is not autograd's derivative (e.g. a loss value).
+    compared_with: str = "torch.autograd"
+    quantity: str = "the derivative"
+    # The name the answer has in the lesson's notebook (`def dz_dx(x)`, `two_backward = ...`), where bulk
+    # grading (checker.grading) looks it up. None: the name `signature` starts with, else the id after the dot.
+    answer_name: Optional[str] = None
     _hints_shown: int = field(default=0, repr=False, compare=False)
 
     def __post_init__(self):
@@ -85,6 +98,9 @@ class Exercise:
             self.wrt = self.inputs
         if self.outputs is None:
             self.outputs = tuple(f"d/d{name}" for name in self.wrt)
+        if self.answer_name is None:
+            named = re.match(r"\s*([A-Za-z_]\w*)\s*[(=]", self.signature or "")
+            self.answer_name = named.group(1) if named else self.id.split(".", 1)[-1]
         if self.kind == "value":
             self.batched = False
             self.forbid_autograd = False
@@ -106,6 +122,11 @@ class Exercise:
         return Hint(self.title, self.hints[: self._hints_shown], len(self.hints))
 
     def solution(self) -> Solution:
+        if self.kind == "value" and not callable(self.solution_fn):  # the answer is the value itself
+            source = f"{self.id.split('.', 1)[1]} = {self.solution_fn!r}\n"
+            if self.reference is not None:
+                source += "\n# where it comes from (the checker runs this):\n" + solution_source(self.reference)
+            return Solution(self.title, source)
         return Solution(self.title, solution_source(self.solution_fn))
 
     def __repr__(self) -> str:

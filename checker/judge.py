@@ -23,6 +23,9 @@ NOT_ATTEMPTED = (
 )
 
 
+NOT_ATTEMPTED_VALUE = "Not attempted yet: replace `...` with your answer, then run this cell again."
+
+
 class ExerciseDefinitionError(Exception):
     """An exercise's own definition is broken. Please report it to the course authors."""
 
@@ -151,7 +154,7 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
         return Result(ex.id, status, message, title=ex.title, max_score=ex.max_score, mistake=mistake)
 
     if answer is None or answer is Ellipsis:
-        return stop("not_attempted", NOT_ATTEMPTED)
+        return stop("not_attempted", NOT_ATTEMPTED_VALUE if ex.kind == "value" else NOT_ATTEMPTED)
     if ex.kind == "value":
         if callable(answer) and not isinstance(answer, torch.Tensor):
             return stop("error", "This question asks for a value; pass the value itself, not a function.")
@@ -181,6 +184,8 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
     except KeyboardInterrupt:
         raise
     except (NotImplementedError, convert.NotAttempted) as err:
+        if isinstance(err, convert.NotAttempted) and ex.kind == "gradient" and ex.none_message:
+            return stop("incorrect", ex.none_message, mistake="returned-none")
         if isinstance(err, convert.NotAttempted) and ex.kind == "gradient":
             return stop("not_attempted", f"Not attempted yet: your function returned None{where}. "
                         "Did you forget `return`?")
@@ -235,8 +240,10 @@ def grade(exercise: Union[Exercise, str], answer: Any, *, plot: bool = False) ->
     wrong = diagnose.wrong_points(got, ref.expected, ex.tolerance)
     n = len(ref.valid)
     if not wrong.any():
-        message = f"Correct: your answer matches torch.autograd at all {n} points checked."
+        message = f"Correct: your answer matches {ex.compared_with} at all {n} points checked."
         message += _at_lesson_points(ex, ref, got)
+        if ex.kind == "value":  # one "point": say what the value is instead
+            message = f"Correct: {ex.outputs[0]} = {diagnose.fmt(got[0][0])}, as {ex.compared_with} computes it."
         return Result(
             ex.id, "correct", message,
             title=ex.title, score=ex.max_score, max_score=ex.max_score, n_points=n,

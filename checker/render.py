@@ -85,7 +85,8 @@ def result_text(result: Result) -> str:
     lines = [f"{headline}: {result.title}" if result.title else headline, result.message]
     for d in result.details:
         inputs = ", ".join(f"{k} = {v}" for k, v in d.inputs.items())
-        lines.append(f"  at {inputs}: expected {d.expected}, yours {d.got}")
+        lines.append(f"  at {inputs}: expected {d.expected}, yours {d.got}" if inputs
+                     else f"  expected {d.expected}, yours {d.got}")
     return "\n".join(lines)
 
 

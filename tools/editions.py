@@ -75,6 +75,21 @@ def normalize(nb) -> None:
             # A widget's view names a model id that is new on every run and means nothing
             # without a live kernel; the figure it drives is a separate, stored output.
             cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+            cell.outputs = coalesce_streams(cell.outputs)
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stdout (or stderr) outputs into one: how a cell's prints are split
+    into messages depends on timing, so the same run could be stored differently."""
+    merged = []
+    for out in outputs:
+        previous = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == out.get("name")):
+            previous["text"] = "".join(previous["text"]) + "".join(out["text"])
+        else:
+            merged.append(out)
+    return merged
 
 
 def execute(nb, workdir: pathlib.Path) -> None:

@@ -1,0 +1,319 @@
+"""Lesson 02: the graph drawing module, the lesson's own exercises beyond the generic
+tests, and the numbers the committed notebook shows (the seed's and the issue's)."""
+import json
+import pathlib
+import sys
+
+import pytest
+import torch
+
+import checker
+from checker import graph, lesson02
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MASTER = ROOT / "notebooks" / "master" / "02_autograd.ipynb"
+
+
+# -- checker.graph ----------------------------------------------------------------
+def test_graph_of_sin_of_square():
+    x = torch.tensor(3.0, requires_grad=True)
+    y = x**2
+    z = torch.sin(y)
+    g = graph.graph_of(z, names={"x": x, "y": y, "z": z})
+    assert g.labels == ["z", "SinBackward0", "PowBackward0", "AccumulateGrad"]
+    assert [n.kind for n in g.nodes] == ["output", "function", "function", "leaf"]
+    assert g.edges == [(0, 1), (1, 2), (2, 3)]
+    assert [n.depth for n in g.nodes] == [0, 1, 2, 3]
+    assert g.nodes[2].note == "made y" and g.nodes[3].note == "x.grad"
+    assert g.nodes[0].note == "0.4121"
+    assert "PowBackward0 (made y) -> AccumulateGrad (x.grad)" in repr(g)
+
+
+def test_graph_without_names():
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    g = graph.graph_of((x**2).mean())
+    assert g.labels == ["output", "MeanBackward0", "PowBackward0", "AccumulateGrad"]
+    assert g.nodes[3].note == "leaf .grad (shape (3,))"
+
+
+def test_graph_with_several_inputs_and_a_shared_leaf():
+    a = torch.tensor(1.0, requires_grad=True)
+    b = torch.tensor(2.0, requires_grad=True)
+    f = a * b**2 + torch.sin(a)
+    g = graph.graph_of(f, names={"a": a, "b": b, "f": f})
+    assert sorted(g.labels) == sorted(
+        ["f", "AddBackward0", "MulBackward0", "SinBackward0", "PowBackward0", "AccumulateGrad", "AccumulateGrad"]
+    )
+    leaves = {n.note: n.index for n in g.nodes if n.kind == "leaf"}
+    assert set(leaves) == {"a.grad", "b.grad"}
+    into_a = [src for src, dst in g.edges if dst == leaves["a.grad"]]
+    assert sorted(g.nodes[i].label for i in into_a) == ["MulBackward0", "SinBackward0"]
+    # every edge points down at least one layer: the layout has no upward arrows
+    assert all(g.nodes[dst].depth > g.nodes[src].depth for src, dst in g.edges)
+
+
+def test_graph_keeps_an_input_used_twice_as_two_edges():
+    x = torch.tensor(3.0, requires_grad=True)
+    g = graph.graph_of(x * x)
+    assert g.labels == ["output", "MulBackward0", "AccumulateGrad"]
+    assert g.edges == [(0, 1), (1, 2), (1, 2)]
+
+
+def test_graph_skips_inputs_that_do_not_require_grad():
+    x = torch.tensor(3.0, requires_grad=True)
+    g = graph.graph_of(x * torch.tensor(2.0))
+    assert g.labels == ["output", "MulBackward0", "AccumulateGrad"]
+
+
+def test_graph_of_a_leaf():
+    x = torch.tensor(3.0, requires_grad=True)
+    g = graph.graph_of(x, names={"x": x})
+    assert g.labels == ["x (leaf)"] and g.edges == [] and g.nodes[0].kind == "leaf"
+
+
+@pytest.mark.parametrize("make", [
+    lambda: torch.tensor(3.0),
+    lambda: torch.tensor(3.0, requires_grad=True).detach() ** 2,
+    lambda: torch.tensor(3.0, requires_grad=True).pow(2).detach(),
+])
+def test_graph_of_an_untracked_tensor_explains(make):
+    with pytest.raises(ValueError, match="no graph to draw.*no_grad"):
+        graph.graph_of(make())
+
+
+def test_graph_of_no_grad_result_explains():
+    x = torch.tensor(3.0, requires_grad=True)
+    with torch.no_grad():
+        y = x**2
+    with pytest.raises(ValueError, match="no grad_fn"):
+        graph.draw_graph(y)
+
+
+def test_graph_of_a_non_tensor():
+    with pytest.raises(TypeError, match="expects a tensor"):
+        graph.graph_of(3.0)
+
+
+def test_layout_is_deterministic_and_centred():
+    def positions():
+        a = torch.tensor(1.0, requires_grad=True)
+        b = torch.tensor(2.0, requires_grad=True)
+        return graph.layout(graph.graph_of(a * b**2 + torch.sin(a)))
+
+    first = positions()
+    assert first == positions()
+    assert first[0] == (0.0, 0.0)  # the output on top, centred
+    rows = {}
+    for x, y in first.values():
+        rows.setdefault(y, []).append(x)
+    for xs in rows.values():
+        assert sum(xs) == pytest.approx(0.0)  # each row centred
+        assert len(set(xs)) == len(xs)  # no two boxes on top of each other
+
+
+def test_figure_has_one_box_per_node_and_one_arrow_per_edge():
+    x = torch.tensor(3.0, requires_grad=True)
+    fig = graph.graph_figure(torch.sin(x**2), names={"x": x}, title="z")
+    ax = fig.axes[0]
+    boxes = [t for t in ax.texts if t.get_text()]
+    assert len(boxes) == 4
+    assert len(ax.texts) - len(boxes) == 3  # arrows are empty annotations
+    assert fig._suptitle.get_text() == "z"
+
+
+def test_figure_png_is_the_same_every_time():
+    from checker.render import figure_png
+
+    def png():
+        x = torch.tensor(3.0, requires_grad=True)
+        return figure_png(graph.graph_figure(x * x + torch.sin(x), names={"x": x}))
+
+    assert png() == png()
+
+
+def test_importing_the_graph_module_does_not_import_matplotlib():
+    import subprocess
+
+    code = "import checker.graph, sys; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# -- lesson 02's exercises, beyond the generic tests ------------------------------------
+def _dg_dx_buggy(x):
+    x = torch.tensor(x, requires_grad=True).double()
+    g = x * torch.sin(x)
+    g.backward()
+    return x.grad
+
+
+def test_fix_leaf_names_the_original_bug():
+    with pytest.warns(UserWarning, match="not a leaf"):
+        result = checker.grade("lesson02.fix_leaf", _dg_dx_buggy)
+    assert result.status == "incorrect" and result.mistake == "returned-none"
+    assert "not a leaf" in result.message and "dtype=torch.float64" in result.message
+
+
+def test_fix_leaf_accepts_retain_grad_as_a_fix():
+    def fixed(x):
+        x = torch.tensor(x, requires_grad=True).double()
+        x.retain_grad()
+        g = x * torch.sin(x)
+        g.backward()
+        return x.grad
+
+    assert checker.grade("lesson02.fix_leaf", fixed).passed
+
+
+def test_fix_zeroing_names_the_original_bug():
+    def buggy(x):
+        x = torch.tensor(x, requires_grad=True)
+        y = x**2
+        y.backward(retain_graph=True)
+        z = torch.sin(y)
+        z.backward()
+        return x.grad
+
+    assert float(buggy(3.0)) == pytest.approx(0.5332, abs=1e-4)
+    result = checker.grade("lesson02.fix_zeroing", buggy)
+    assert result.mistake == "accumulated"
+
+
+def test_fix_zeroing_accepts_grad_set_to_none():
+    def fixed(x):
+        x = torch.tensor(x, requires_grad=True)
+        y = x**2
+        y.backward(retain_graph=True)
+        x.grad = None
+        torch.sin(y).backward()
+        return x.grad
+
+    assert checker.grade("lesson02.fix_zeroing", fixed).passed
+
+
+def test_returning_none_elsewhere_is_still_not_attempted():
+    result = checker.grade("lesson02.fix_zeroing", lambda x: None)
+    assert result.status == "not_attempted" and "forget `return`" in result.message
+
+
+@pytest.mark.parametrize("answer", [12.0, 12, torch.tensor(12.0), torch.tensor([12.0]), torch.tensor(12.0).double()])
+def test_two_backward_accepts_numbers_and_tensors(answer):
+    assert checker.grade("lesson02.two_backward", answer).passed
+
+
+def test_two_backward_accepts_the_tensor_autograd_gives():
+    x = torch.tensor(3.0, requires_grad=True)
+    for _ in range(2):
+        (x**2).backward()
+    assert checker.grade("lesson02.two_backward", x.grad).passed
+
+
+def test_value_stub_is_not_attempted_with_its_own_message():
+    result = checker.grade("lesson02.two_backward", ...)
+    assert result.status == "not_attempted" and "replace `...`" in result.message
+
+
+def test_value_answer_that_is_a_function_is_refused():
+    result = checker.grade("lesson02.two_backward", lambda: 12.0)
+    assert result.status == "error" and "value itself" in result.message
+
+
+def test_wrong_value_without_a_known_mistake():
+    result = checker.grade("lesson02.two_backward", 7.0)
+    assert result.status == "incorrect" and result.mistake is None
+    assert "not what torch.autograd gives" in result.message
+    assert "times the correct value" not in result.message  # a ratio of two numbers says nothing
+    assert "at :" not in str(result)
+
+
+def test_sum_grad_wrong_shape_is_explained():
+    result = checker.grade("lesson02.sum_grad", torch.tensor(12.0))
+    assert result.status == "error" and "shape (3,)" in result.message
+
+
+def test_value_solution_shows_the_value_and_where_it_comes_from():
+    text = repr(lesson02.two_backward.solution())
+    assert "two_backward = 12.0" in text and "y.backward()" in text
+
+
+def test_vjp_sum_instead_of_v_is_named():
+    def summed(x, v):
+        x.requires_grad_(True)
+        torch.sin(x**2).sum().backward()
+        return x.grad
+
+    assert checker.grade("lesson02.vjp", summed).mistake == "sum-not-v"
+
+
+def test_vjp_by_weighted_sum_passes():
+    def weighted(x, v):
+        x.requires_grad_(True)
+        (v * torch.sin(x**2)).sum().backward()
+        return x.grad
+
+    assert checker.grade("lesson02.vjp", weighted).passed
+
+
+# -- the committed notebook shows the issue's numbers -------------------------------------
+def _outputs():
+    nb = json.loads(MASTER.read_text())
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    texts, errors = [], []
+    for cell in cells:
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "stream":
+                texts.append("".join(out["text"]))
+            elif out["output_type"] == "error":
+                errors.append((out["ename"], out["evalue"], cell["metadata"].get("tags", [])))
+            else:
+                texts.append("".join(out.get("data", {}).get("text/plain", "")))
+    return "\n".join(texts), errors
+
+
+def test_notebook_shows_the_seed_numbers():
+    text, _ = _outputs()
+    for expected in [
+        "tensor(3., requires_grad=True)",
+        "tensor(9., grad_fn=<PowBackward0>)",
+        "tensor(6.)",
+        "tensor(0.4121, grad_fn=<SinBackward0>)",
+        "tensor(-5.4668)",
+        "tensor(0.5332)",  # without zeroing
+        "tensor([0.6667, 1.3333, 2.0000])",  # the mean
+        "SinBackward0\nPowBackward0\nAccumulateGrad",
+    ]:
+        assert expected in text, expected
+
+
+def test_notebook_shows_accumulation_6_12_18():
+    text, _ = _outputs()
+    for step, value in [(1, 6), (2, 12), (3, 18)]:
+        assert f"after backward() number {step}: x.grad = tensor({value}.)" in text
+
+
+def test_notebook_shows_each_error_tagged():
+    _, errors = _outputs()
+    assert all("raises-exception" in tags for _, _, tags in errors)
+    messages = "\n".join(f"{name}: {value}" for name, value, _ in errors)
+    for expected in [
+        "grad can be implicitly created only for scalar outputs",
+        "Trying to backward through the graph a second time",
+        "a leaf Variable that requires grad is being used in an in-place operation",
+        "Only Tensors of floating point and complex dtype can require gradients",
+        "Can't call numpy() on Tensor that requires grad",
+        "does not require grad and does not have a grad_fn",
+        "AttributeError: 'NoneType' object has no attribute 'zero_'",
+        "ValueError: This tensor has no graph to draw",
+    ]:
+        assert expected in messages, expected
+
+
+def test_notebook_has_a_figure_and_every_error_is_followed_by_code():
+    nb = json.loads(MASTER.read_text())
+    pngs = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(pngs) >= 3
+    cells = nb["cells"]
+    for i, cell in enumerate(cells):
+        if "raises-exception" in cell["metadata"].get("tags", []):
+            following = [c for c in cells[i + 1:] if c["cell_type"] == "code"]
+            assert following and not any(o["output_type"] == "error" for o in following[0]["outputs"])

@@ -1,0 +1,215 @@
+"""Lesson 03 (the chain rule on a graph): the executed notebooks show the numbers the
+lesson talks about, the exercises are hand-gradient exercises, and the graph drawing works."""
+import json
+import math
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import checker
+from checker import lesson03
+from checker.catalog import exercises as lesson_exercises
+from checker.compgraph import graph_figure, layout
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MASTER = ROOT / "notebooks" / "master" / "03_chain_rule.ipynb"
+STUDENT = ROOT / "notebooks" / "student" / "03_chain_rule.ipynb"
+
+# The CS231n neuron: w0 = 2, x0 = -1, w1 = -3, x1 = -2, w2 = -3, so z = 1.
+POINT = (2.0, -1.0, -3.0, -2.0, -3.0)
+SIGMA = 1 / (1 + math.exp(-1.0))
+DF_DZ = SIGMA * (1 - SIGMA)
+
+
+def _cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def _text(cell) -> str:
+    """Everything a code cell shows: streams, text/plain, text/html, errors."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out["output_type"] == "stream":
+            parts.append("".join(out["text"]))
+        elif out["output_type"] == "error":
+            parts.append(f"{out['ename']}: {out['evalue']}")
+        else:
+            for key in ("text/plain", "text/html"):
+                value = out.get("data", {}).get(key)
+                if value:
+                    parts.append("".join(value))
+    return "\n".join(parts)
+
+
+def _cell_with(cells, needle):
+    found = [c for c in cells if c["cell_type"] == "code" and needle in "".join(c["source"])]
+    assert found, f"no code cell contains {needle!r}"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def master():
+    return _cells(MASTER)
+
+
+@pytest.fixture(scope="module")
+def student():
+    return _cells(STUDENT)
+
+
+# -- the numbers the lesson shows ---------------------------------------------------------
+def test_staged_neuron_forward_and_backward(master):
+    forward = _text(_cell_with(master, "f = 1 / (1 + math.exp(-z))"))
+    assert "a = -2.0, b = 6.0, c = 4.0, z = 1.0, f = σ(z) = 0.7311" in forward
+    backward = _text(_cell_with(master, "df_dw0 = df_da * x0"))
+    for expected in ("df/dz = 0.1966", "df/dw0 = -0.1966", "df/dx0 = 0.3932", "df/dw1 = -0.3932",
+                     "df/dx1 = -0.5898", "df/dw2 = 0.1966"):
+        assert expected in backward
+
+
+def test_every_intermediate_matches_autograd(master):
+    table = _text(_cell_with(master, "node.retain_grad()"))
+    rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()[2:] if line.strip()}
+    assert set(rows) == {"w0", "x0", "w1", "x1", "w2", "a", "b", "c", "z", "f"}
+    expected_grads = {"w0": -DF_DZ, "x0": 2 * DF_DZ, "w1": -2 * DF_DZ, "x1": -3 * DF_DZ, "w2": DF_DZ,
+                      "a": DF_DZ, "b": DF_DZ, "c": DF_DZ, "z": DF_DZ, "f": 1.0}
+    for name, (hand_value, auto_value, hand_grad, auto_grad, same) in rows.items():
+        assert same == "yes", name
+        assert hand_value == auto_value and hand_grad == auto_grad, name
+        assert float(hand_grad) == pytest.approx(expected_grads[name], abs=5e-5), name
+    assert float(rows["f"][0]) == pytest.approx(SIGMA, abs=5e-5)
+
+
+def test_chain_and_sigmoid_gates(master):
+    chain = _text(_cell_with(master, "dz_dx = dz_du * 2 * x"))
+    assert "dz/du = -0.9111, dz/dx = -5.4668" in chain
+    gates = _text(_cell_with(master, "ds_dz = ds_dm * -1"))
+    assert gates.count("dσ/dz = 0.1966") == 2
+
+
+def test_fork_contributions_add_up(master):
+    assert "df/ds = 3.0, df/dx = 5.0, df/dy = 3.0" in _text(_cell_with(master, "f = s * x"))
+
+
+def test_figures_are_drawn(master):
+    images = [c for c in master if c["cell_type"] == "code" and "show_graph(" in "".join(c["source"])]
+    assert len(images) == 2
+    for cell in images:
+        assert any("image/png" in out.get("data", {}) for out in cell["outputs"])
+
+
+def test_deliberate_error_and_fix(master):
+    error_cells = [c for c in master if "raises-exception" in c["metadata"].get("tags", [])]
+    assert len(error_cells) == 1
+    errors = [o for o in error_cells[0]["outputs"] if o["output_type"] == "error"]
+    assert errors and errors[0]["ename"] == "RuntimeError"
+    assert "backward through the graph a second time" in errors[0]["evalue"]
+    fix = master[master.index(error_cells[0]) + 2]  # the markdown explaining the fix, then the fix
+    assert "u.grad = -0.9111, x.grad = -5.4668" in _text(fix)
+    none_cell = _text(_cell_with(master, "warnings.catch_warnings"))
+    assert "u.grad = None" in none_cell and "not a leaf Tensor" in none_cell
+
+
+def test_autograd_inside_the_answer_is_refused_in_both_editions(master, student):
+    for cells in (master, student):
+        shown = _text(_cell_with(cells, "ex.neuron_grad.check(neuron_grad_by_autograd)"))
+        assert "Not quite" in shown and "calls .backward()" in shown and "by hand" in shown
+
+
+def test_prose_numbers_appear_in_outputs(master):
+    prose = "".join("".join(c["source"]) for c in master if c["cell_type"] == "markdown")
+    outputs = "\n".join(_text(c) for c in master if c["cell_type"] == "code")
+    for number in ("0.7311", "0.1966", "-0.1966", "0.3932", "-0.3932", "-0.5898", "-0.9111", "-5.4668"):
+        assert number.replace("-", "−") in prose or number in prose, number
+        assert number in outputs, number
+
+
+# -- the student edition ----------------------------------------------------------------------
+def test_student_edition_has_stubs_not_solutions(student):
+    sources = "".join("".join(c["source"]) for c in student)
+    assert "BEGIN SOLUTION" not in sources and "self_test" not in sources
+    assert "math.exp(v) * -math.sin(u) * 2 * x" not in sources
+    for name in ("df_dx", "neuron_grad", "fork_grad"):
+        stub = _cell_with(student, f"def {name}(")
+        assert "raise NotImplementedError" in "".join(stub["source"])
+        assert "Not attempted" in _text(_cell_with(student, f"ex.{name}.check({name})"))
+
+
+# -- the exercises -----------------------------------------------------------------------------
+def test_exercises_are_by_hand_and_enough():
+    exercises = lesson_exercises("lesson03")
+    assert len(exercises) >= 3
+    assert all(ex.kind == "gradient" and ex.forbid_autograd for ex in exercises)
+    assert all(len(ex.mistakes) >= 4 for ex in exercises)
+
+
+def test_neuron_reference_is_the_cs231n_gradient():
+    result = checker.grade("lesson03.neuron_grad", lesson03._neuron_grad)
+    assert result.passed
+    expected = (-DF_DZ, 2 * DF_DZ, -2 * DF_DZ, -3 * DF_DZ, DF_DZ)
+    assert lesson03._neuron_grad(*POINT) == pytest.approx(expected, rel=1e-12)
+    assert lesson03.neuron_grad.points == (POINT,)
+
+
+def test_torch_autograd_grad_is_refused_too():
+    def answer(x, y):
+        x = torch.tensor(x, requires_grad=True)
+        y = torch.tensor(y, requires_grad=True)
+        return torch.autograd.grad(x * y + y * torch.cos(x), (x, y))
+
+    result = checker.grade("lesson03.fork_grad", answer)
+    assert result.status == "incorrect" and result.mistake == "used-autograd"
+    assert "torch.autograd.grad" in result.message
+
+
+def test_tensor_answers_are_accepted():
+    def answer(w0, x0, w1, x1, w2):
+        z = torch.tensor(w0 * x0 + w1 * x1 + w2, dtype=torch.float32)
+        s = torch.sigmoid(z) * (1 - torch.sigmoid(z))
+        return x0 * s, w0 * s, x1 * s, w1 * s, s
+
+    assert checker.grade("lesson03.neuron_grad", answer).passed
+
+
+# -- the graph drawing ---------------------------------------------------------------------------
+NEURON = [
+    ("w0", "", ()), ("x0", "", ()), ("w1", "", ()), ("x1", "", ()), ("w2", "", ()),
+    ("a", "w0·x0", ("w0", "x0")), ("b", "w1·x1", ("w1", "x1")),
+    ("c", "a + b", ("a", "b")), ("z", "c + w2", ("c", "w2")), ("f", "σ(z)", ("z",)),
+]
+
+
+def test_layout_puts_each_node_right_of_its_inputs():
+    pos = layout(NEURON)
+    for name, _, inputs in NEURON:
+        assert all(pos[i][0] < pos[name][0] for i in inputs)
+    assert [pos[n][0] for n in ("w0", "a", "c", "z", "f")] == [0, 1, 2, 3, 4]
+
+
+def test_layout_refuses_inputs_listed_after_use():
+    with pytest.raises(ValueError, match="before it is defined"):
+        layout([("a", "x·y", ("x", "y")), ("x", "", ()), ("y", "", ())])
+
+
+def test_graph_figure_draws_values_and_grads():
+    values = {"a": 1.0, "f": 0.5}
+    fig = graph_figure(NEURON, values, {"f": 1.0}, edge_grads={("z", "f"): 1.0}, title="t")
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "0.5" in texts and "∂f/∂f = 1" in texts and "a = w0·x0" in texts
+
+
+def test_import_checker_stays_light():
+    code = "import sys, checker, checker.compgraph; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_no_machine_paths_in_error_output(master):
+    """The deliberate error uses %xmode Minimal: its stored traceback holds no file paths."""
+    cell = next(c for c in master if "raises-exception" in c["metadata"].get("tags", []))
+    text = json.dumps(cell["outputs"])
+    assert not re.search(r"(/root/|/tmp/|/work/|/home/\w+/)", text)
