@@ -15,19 +15,31 @@ def open_notebook(page, lab, name):
     )
 
 
+def menu(page, top, item):
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{top}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).click()
+
+
 def run_all(page):
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-    wait_until_idle(page)
+    """Clear every output, run all cells, and wait until every code cell has run.
+
+    JupyterLab runs on past cells tagged raises-exception (it sends stop_on_error=False).
+    """
+    menu(page, "Edit", "Clear Outputs of All Cells")
+    page.wait_for_function("() => !document.querySelector('.jp-Notebook .jp-OutputArea-output')")
+    menu(page, "Run", "Run All Cells")
+    wait_until_idle(page, every_cell_ran=True)
 
 
-def wait_until_idle(page, timeout=180_000):
+def wait_until_idle(page, every_cell_ran=False, timeout=240_000):
     page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+        r"""(everyCellRan) => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
             const bar = document.querySelector('#jp-main-statusbar')?.textContent || '';
-            return prompts.length > 0 && prompts.every(p => !p.textContent.includes('*')) && /Idle/.test(bar);
+            const ran = everyCellRan ? prompts.every(p => /\[\d+\]/.test(p)) : prompts.every(p => !p.includes('*'));
+            return prompts.length > 0 && ran && /Idle/.test(bar);
         }""",
+        arg=every_cell_ran,
         timeout=timeout,
     )
 
@@ -38,14 +50,25 @@ def code_cell(page, text):
     return cell
 
 
-def replace_and_run(page, cell, source):
-    """Type a new source into a cell, run it and the cell after it (the check)."""
+def replace_and_run(page, cell, source, cells_to_run=2):
+    """Type a new source into a cell, then run it (and by default the cell after it: the check)."""
     cell.locator(".cm-content").click()
     page.keyboard.press("Control+A")
     page.keyboard.insert_text(source)
-    page.keyboard.press("Shift+Enter")
-    page.keyboard.press("Shift+Enter")
+    for _ in range(cells_to_run):
+        page.keyboard.press("Shift+Enter")
     wait_until_idle(page)
+
+
+def move_slider_and_see_new_figure(page, cell):
+    image = cell.locator(".jp-OutputArea-output img").first
+    image.wait_for()
+    before = image.get_attribute("src")
+    handle = cell.locator(".widget-slider .noUi-handle, .widget-slider .ui-slider-handle").first
+    handle.click()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    wait_for_new_image(image, before)
 
 
 def wait_for_new_image(image, before, timeout=30.0):
@@ -84,13 +107,23 @@ def test_lesson01_tangent_slider_redraws_the_figure(page, lab):
     open_notebook(page, lab, "01_derivatives.ipynb")
     run_all(page)
     explorer = code_cell(page, "explore_tangent(")
-    image = explorer.locator(".jp-OutputArea-output img").first
-    image.wait_for()
-    before = image.get_attribute("src")
-    handle = explorer.locator(".widget-slider .noUi-handle, .widget-slider .ui-slider-handle").first
-    handle.click()
-    for _ in range(10):
-        page.keyboard.press("ArrowRight")
-    wait_for_new_image(image, before)
+    move_slider_and_see_new_figure(page, explorer)
     readout = explorer.locator(".widget-readout").first.inner_text()
     assert readout.strip() not in ("1.00", "1.0", "1")
+
+
+def test_lesson04_exercise_and_loss_surface_explorer(page, lab):
+    open_notebook(page, lab, "04_logistic_regression.ipynb")
+    run_all(page)
+    assert page.locator(".jp-Notebook .checker-not_attempted").count() >= 4
+    exercise = code_cell(page, "def dL_dz(z, y):")
+    assert exercise.locator(".checker-not_attempted").count() == 1
+    replace_and_run(page, exercise, "def dL_dz(z, y):\n    p = 1 / (1 + math.exp(-z))\n    return p - y\n\n\n"
+                    "ex.dL_dz.check(dL_dz)\n", cells_to_run=1)
+    exercise.locator(".checker-correct").wait_for()
+    replace_and_run(page, exercise, "def dL_dz(z, y):\n    p = 1 / (1 + math.exp(-z))\n    return y - p\n\n\n"
+                    "ex.dL_dz.check(dL_dz)\n", cells_to_run=1)
+    red = exercise.locator(".checker-incorrect")
+    red.wait_for()
+    assert "Wrong sign: dL/dz = p − y, not y − p" in red.inner_text()
+    move_slider_and_see_new_figure(page, code_cell(page, "explore_loss_surface("))
