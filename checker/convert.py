@@ -25,7 +25,7 @@ def describe(value: Any) -> str:
         shape = tuple(value.shape)
         return f"a tensor of shape {shape} and dtype {str(value.dtype).replace('torch.', '')}"
     if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of {len(value)} items"
+        return f"a {type(value).__name__} of {len(value)} item{'' if len(value) == 1 else 's'}"
     if isinstance(value, str):
         shown = str(value) if len(value) <= 30 else str(value[:27]) + "..."
         return f"the string {shown!r}"
@@ -36,12 +36,19 @@ def _number_word(shape: tuple) -> str:
     return "a single number" if shape == () else f"a tensor of shape {shape}"
 
 
+def _numbers(value) -> bool:
+    """A (nested) list of plain real numbers, as torch.tensor() takes it."""
+    if isinstance(value, (list, tuple)):
+        return all(_numbers(v) for v in value)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
     """One output as a float64 CPU tensor of `shape` (() means a single number)."""
     if value is None or value is Ellipsis:
         raise NotAttempted()
     if isinstance(value, str):
-        raise BadAnswer(f"{name} came back as {describe(value)}; return the number itself, not text.")
+        raise BadAnswer(f"{name} came back as {describe(value)}; give the number itself, not text.")
     if isinstance(value, bool):
         raise BadAnswer(f"{name} came back as {value}, a True/False value; it should be a number.")
     if isinstance(value, complex) or (isinstance(value, torch.Tensor) and value.is_complex()):
@@ -52,6 +59,8 @@ def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
         if value.dtype == torch.bool:
             raise BadAnswer(f"{name} came back as a tensor of True/False values; it should hold numbers.")
         tensor = value.detach().to(device="cpu", dtype=torch.float64)
+    elif isinstance(value, (list, tuple)) and shape != () and _numbers(value):
+        tensor = torch.tensor(value, dtype=torch.float64)  # [2.0, 4.0, 6.0] for a tensor of shape (3,)
     elif type(value).__module__ == "numpy" and hasattr(value, "dtype"):
         if value.dtype.kind == "c":
             raise BadAnswer(f"{name} came back as a complex number; derivatives here are real numbers.")
@@ -64,6 +73,8 @@ def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
             hint = " Did you forget to call it, or return the function instead of its value?"
         elif isinstance(value, (list, tuple)) and shape == ():
             hint = " Return one number, not a collection."
+        elif isinstance(value, (list, tuple)):
+            hint = " Make it a tensor, e.g. torch.tensor([...])."
         raise BadAnswer(f"{name} came back as {describe(value)}; it should be {_number_word(shape)}.{hint}")
 
     if shape == ():
@@ -75,8 +86,8 @@ def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
         return tensor.reshape(())
     if tuple(tensor.shape) != shape:
         raise BadAnswer(
-            f"{name} has shape {tuple(tensor.shape)}, but it should have shape {shape}, "
-            "the shape of the parameter it is the gradient of."
+            f"{name} has shape {tuple(tensor.shape)}, but it should have shape {shape}. "
+            "A gradient has the shape of the tensor it is taken with respect to."
         )
     return tensor
 

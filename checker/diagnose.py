@@ -99,25 +99,27 @@ def _constant(values: torch.Tensor, floor: float = 0.0) -> Optional[float]:
 def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[str]:
     """A generic explanation of how output `name` (stacked over points) is wrong."""
     flat_g, flat_e = g.reshape(-1), e.reshape(-1)
-    bad = ~torch.isfinite(flat_g)
-    if bad.any():
-        return (f"{name} is not a finite number at some points (NaN or infinity). "
+    single = flat_e.numel() == 1  # a value exercise: one number, so no "at every point"
+    everywhere = "" if single else " at every point checked"
+    if not torch.isfinite(flat_g).all():
+        where = "" if single else " at some points"
+        return (f"{name} is not a finite number{where} (NaN or infinity). "
                 "Look for a division by zero, a log of 0 or of a negative number, or an overflow.")
     scale = float(flat_e.abs().max()) or 1.0
     if torch.allclose(flat_g, -flat_e, rtol=ex.tolerance.rtol, atol=ex.tolerance.atol):
-        return f"{name} has the right size but the wrong sign everywhere: check each minus sign."
-    if float(flat_g.abs().max()) == 0.0:
-        return f"{name} is 0 at every point checked, but {getattr(ex, 'quantity', 'the derivative')} is not."
-    if ex.kind == "value" and flat_e.numel() == 1:  # one number: any ratio or offset is "constant"
+        return f"{name} has the right size but the wrong sign{everywhere}: check each minus sign."
+    if single:  # with one number, any ratio or offset would look "constant"
         return None
+    if float(flat_g.abs().max()) == 0.0:
+        return f"{name} is 0{everywhere}, but {ex.quantity} is not."
     usable = flat_e.abs() > 1e-3 * scale
     ratio = _constant(flat_g[usable] / flat_e[usable])
     if ratio is not None and not math.isclose(ratio, 1.0, rel_tol=1e-4):
-        return (f"{name} is {ratio:.4g} times the correct value at every point checked: "
+        return (f"{name} is {ratio:.4g} times the correct value{everywhere}: "
                 "a constant factor is missing or extra somewhere.")
     offset = _constant(flat_g - flat_e, floor=1e-3 * scale)
     if offset is not None:
-        return (f"{name} is off by the same constant ({offset:+.4g}) at every point checked: "
+        return (f"{name} is off by the same constant ({offset:+.4g}){everywhere}: "
                 "a constant term is missing or extra. Remember that the derivative of a constant is 0.")
     if ref.values is not None and g.shape == ref.values.shape and torch.allclose(
         g, ref.values, rtol=ex.tolerance.rtol, atol=ex.tolerance.atol
@@ -128,62 +130,101 @@ def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[s
 
 def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[str]:
     """For one-input exercises: right for x > 0 only, or for x < 0 only."""
-    if len(ex.inputs) != 1 or ex.pass_as != "float":
+    if ex.kind != "gradient" or len(ex.inputs) != 1 or ex.pass_as != "float":
         return None
     xs = torch.tensor([float(ref.points[i][0]) for i in ref.valid])
     right = ~wrong
     x = ex.inputs[0]
-    if right.any() and bool((xs[right] > 0).all()) and bool((xs[wrong] < 0).all()):
-        return f"Your answer is right for {x} > 0 but wrong for {x} < 0: check the signs (an abs() or a square?)."
-    if right.any() and bool((xs[right] < 0).all()) and bool((xs[wrong] > 0).all()):
-        return f"Your answer is right for {x} < 0 but wrong for {x} > 0: check the signs (an abs() or a square?)."
+    for good, bad in ((">", "<"), ("<", ">")):
+        sign = 1 if good == ">" else -1
+        if right.any() and bool((sign * xs[right] > 0).all()) and bool((sign * xs[wrong] < 0).all()):
+            return (f"Your answer is right for {x} {good} 0 but wrong for {x} {bad} 0: "
+                    "check the signs (an abs() or a square?).")
     return None
 
 
-def _details(ex, ref, got, wrong) -> list[PointDetail]:
+def _only_at_lesson_points(ex, ref, wrong: torch.Tensor) -> Optional[str]:
+    """Right exactly at the lesson's own points: a number was fitted, not a function written."""
+    lesson_rows = [row for row, index in enumerate(ref.valid) if index < len(ex.points)]
+    if not lesson_rows or bool(wrong[lesson_rows].any()) or int((~wrong).sum()) != len(lesson_rows):
+        return None
+    where = " and ".join(
+        ", ".join(f"{name} = {fmt(v)}" for name, v in zip(ex.inputs, ref.points[ref.valid[row]]))
+        for row in lesson_rows
+    )
+    return (f"Your answer is right at {where}, the lesson's own point, but not at the other points checked. "
+            f"{ex.quantity[0].upper() + ex.quantity[1:]} is a function of the inputs, "
+            "so your answer must be right for every input, not just this one.")
+
+
+def _reordered(ex, ref, got) -> Optional[str]:
+    """The right values returned in the wrong order."""
+    n = len(got)
+    if n < 2:
+        return None
+    order = []
+    for g in got:
+        matches_at = [j for j, e in enumerate(ref.expected)
+                      if g.shape == e.shape and not wrong_points([g], [e], ex.tolerance).any()]
+        if not matches_at:
+            return None
+        order.append(matches_at)
+    if all(i in m for i, m in enumerate(order)):
+        return None
+    return (f"Your values are right but in the wrong order: return them as ({', '.join(ex.outputs)}). "
+            f"Yours look like ({', '.join(ex.outputs[m[0]] for m in order)}).")
+
+
+def _details(ex, ref, got, wrong, outputs: list[str]) -> list[PointDetail]:
+    """Up to three failing points; with several outputs, only `outputs` are shown, by name."""
+    def shown(tensors, row):
+        if len(tensors) == 1:
+            return fmt(tensors[0][row])
+        return ", ".join(f"{name} = {fmt(t[row])}" for name, t in zip(ex.outputs, tensors) if name in outputs)
+
     details = []
     for row in torch.nonzero(wrong).flatten().tolist()[:MAX_DETAILS]:
         point = ref.points[ref.valid[row]]
         inputs = {name: fmt(v) for name, v in zip(ex.inputs, point)}
-        expected = ", ".join(fmt(e[row]) for e in ref.expected)
-        answered = ", ".join(fmt(g[row]) for g in got)
-        details.append(PointDetail(inputs, expected, answered))
+        details.append(PointDetail(inputs, shown(ref.expected, row), shown(got, row)))
     return details
 
 
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
-    details = _details(ex, ref, got, wrong)
+    names = ex.outputs
+    wrong_names = [n for n, g, e in zip(names, got, ref.expected) if wrong_points([g], [e], ex.tolerance).any()]
+    details = _details(ex, ref, got, wrong, wrong_names)
     mistake_id = _known_mistake(ex, ref, got)
     if mistake_id is not None:
         message = next(m.message for m in ex.mistakes if m.id == mistake_id)
         return Verdict(message, mistake_id, details)
+    reordered = _reordered(ex, ref, got)
+    if reordered:
+        return Verdict(reordered, None, _details(ex, ref, got, wrong, list(names)))
 
-    names = ex.outputs
-    per_output_wrong = [bool(wrong_points([g], [e], ex.tolerance).any()) for g, e in zip(got, ref.expected)]
     prefix = ""
     if len(names) > 1:
-        right = [n for n, w in zip(names, per_output_wrong) if not w]
-        if right:
-            prefix = f"{', '.join(right)} {'is' if len(right) == 1 else 'are'} right. "
-    for name, g, e, is_wrong in zip(names, got, ref.expected, per_output_wrong):
-        if not is_wrong:
-            continue
-        shown = "Your answer" if len(names) == 1 else name
-        pattern = _pattern(ex, ref, g, e, shown)
-        if pattern:
-            return Verdict(prefix + pattern, None, details)
-        break
+        right_names = [n for n in names if n not in wrong_names]
+        prefix = (f"{_and(right_names)} {'is' if len(right_names) == 1 else 'are'} right; " if right_names else "")
+        prefix += f"{_and(wrong_names)} {'is' if len(wrong_names) == 1 else 'are'} not. "
+    first = names.index(wrong_names[0])
+    shown = "Your answer" if len(names) == 1 else wrong_names[0]
+    hint = " (`hint()` gives a hint.)" if ex.hints else ""
+    explanation = (_pattern(ex, ref, got[first], ref.expected[first], shown)
+                   or _only_at_lesson_points(ex, ref, wrong) or _side_of_domain(ex, ref, wrong))
+    if explanation:
+        return Verdict(prefix + explanation, None, details)
     if ex.kind == "value":
-        return Verdict(prefix + f"Not yet: that is not what {getattr(ex, 'compared_with', 'torch.autograd')} "
-                       "gives. Think it through again (hint() helps), or run the code and find out why.",
-                       None, details)
-    side = _side_of_domain(ex, ref, wrong)
-    if side:
-        return Verdict(prefix + side, None, details)
+        return Verdict(prefix + f"Not yet: that is not what {ex.compared_with} gives. Think it through again, "
+                       "or run the code and find out why." + hint, None, details)
     n_wrong, n = int(wrong.sum()), int(wrong.numel())
+    subject = "It differs" if prefix else "Not yet: your answer differs"
     return Verdict(
-        prefix + f"Not yet: your answer differs from {getattr(ex, 'quantity', 'the derivative')} "
-        f"at {n_wrong} of the {n} points checked.",
+        prefix + f"{subject} from {ex.quantity} at {n_wrong} of the {n} points checked." + hint,
         None,
         details,
     )

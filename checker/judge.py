@@ -187,8 +187,10 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
         if isinstance(err, convert.NotAttempted) and ex.kind == "gradient" and ex.none_message:
             return stop("incorrect", ex.none_message, mistake="returned-none")
         if isinstance(err, convert.NotAttempted) and ex.kind == "gradient":
+            also = "" if ex.forbid_autograd else (
+                " Or is it returning a `.grad` that autograd never filled (a non-leaf tensor, or no backward call)?")
             return stop("not_attempted", f"Not attempted yet: your function returned None{where}. "
-                        "Did you forget `return`?")
+                        f"Did you forget `return`?{also}")
         return stop("not_attempted", NOT_ATTEMPTED)
     except convert.BadAnswer as err:
         return stop("error", f"{err}{' (' + where.strip() + ')' if where else ''}")
@@ -203,13 +205,24 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
         return stop("error", f"Your answer took longer than {ex.time_limit:g} s{where} and was stopped. "
                     "Is there an infinite loop or a long sleep?")
     except BaseException as err:  # anything the student's code raised, SystemExit included
-        return stop("error", f"Your code raised an error{where}: {guard.describe_exception(err)}")
+        return stop("error", f"Your code raised an error{where}: {guard.describe_exception(err)}{_advice(ex, err)}")
     return got, eps
 
 
 def _tolerance(ex: Exercise, eps: float) -> Tolerance:
     """The exercise's tolerance, widened for answers in float16/bfloat16 (their rounding)."""
     return Tolerance(rtol=max(ex.tolerance.rtol, 2 * eps), atol=max(ex.tolerance.atol, 2 * eps))
+
+
+def _advice(ex: Exercise, err: BaseException) -> str:
+    """One line of help for errors students commonly meet, after the error itself."""
+    text = str(err)
+    if ex.pass_as == "float" and isinstance(err, TypeError) and "Tensor" in text:
+        return (" Your function receives Python floats here: use math.sin, math.cos, math.exp "
+                "(torch functions need tensors).")
+    if ex.pass_as == "tensor" and isinstance(err, TypeError) and "must be real number" in text:
+        return " Your function receives tensors here: use torch.sin, torch.exp, ... (math functions need floats)."
+    return ""
 
 
 def _where(ex: Exercise, point: tuple) -> str:

@@ -106,6 +106,6 @@ dg_dx = Exercise(
         Mistake("first-term-missing", lambda x: x * math.cos(x),
                 "You differentiated sin(x) but treated x as a constant: add the first term u′·v = sin(x)."),
         Mistake("terms-subtracted", lambda x: math.sin(x) - x * math.cos(x),
-                "The product rule adds its two terms: u′·v + u·v′ (the minus sign belongs to the quotient rule)."),
+                "The product rule adds its two terms, u′·v + u·v′: there is no minus sign in it."),
     ),
 )

@@ -13,7 +13,8 @@ def test_two_inputs_correct_and_wrong():
     assert good.passed and good.n_points == 33
     bad = checker.check_gradient(lambda a, b: (b**2 + math.cos(a), a * b), f, 1.0, 2.0)
     assert bad.status == "incorrect"
-    assert bad.message.startswith("d/da is right. d/db is 0.5 times")
+    assert bad.message.startswith("d/da is right; d/db is not. d/db is 0.5 times")
+    assert bad.details[0].expected == "d/db = 4" and bad.details[0].got == "d/db = 2"
 
 
 def test_tensor_inputs_and_shapes():

@@ -6,8 +6,12 @@
 3. `pytest --nbval` over the course's notebooks (both editions) against the same
    number of bare notebooks that only `import torch`, in the same run and settings.
 
+4. Bulk grading (`python -m checker grade`): seconds per submission, solution editions of
+   every lesson present in notebooks/student, with --jobs 1 and --jobs 2, against the floor:
+   the same notebooks executed by nbclient alone, one after another, in the same run.
+
 Targets (foundation issue): import <= 30 ms; check <= 2 ms correct, <= 10 ms wrong;
-nbval <= 1.3x the bare notebooks.
+nbval <= 1.3x the bare notebooks. Grading (issue 4): <= 1.2x the floor, near-linear in jobs.
 """
 from __future__ import annotations
 
@@ -87,6 +91,61 @@ def nbval_seconds(paths: list[str], cwd: Path) -> float:
     return elapsed
 
 
+def grading_submissions(folder: Path, copies: int = 2) -> list[str]:
+    """Solution-edition submissions: one student folder per copy, one notebook per lesson."""
+    import shutil
+
+    lessons = sorted(p.name for p in (ROOT / "notebooks" / "student").glob("[0-9][0-9]_*.ipynb"))
+    paths = []
+    for copy in range(copies):
+        student = folder / f"student{copy:02d}"
+        student.mkdir(parents=True)
+        for name in lessons:
+            shutil.copy(ROOT / "notebooks" / "master" / name, student / name)
+        paths.append(str(student))
+    return paths
+
+
+def nbclient_floor(paths: list[str]) -> float:
+    """Seconds to execute the same notebooks with nbclient alone, sequentially, same kernel settings."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from checker.grading.execute import kernel_env
+
+    os.environ.update({k: v for k, v in kernel_env().items() if k in ("OMP_NUM_THREADS", "MPLBACKEND")})
+    start = time.perf_counter()
+    for folder in paths:
+        for path in sorted(Path(folder).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            with tempfile.TemporaryDirectory() as work:
+                NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=300,
+                               resources={"metadata": {"path": work}}).execute()
+    return time.perf_counter() - start
+
+
+def grading_throughput() -> None:
+    from checker.grading.batch import grade_submissions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = grading_submissions(Path(tmp))
+        n = sum(len(list(Path(p).glob("*.ipynb"))) for p in paths)
+        floor = nbclient_floor(paths)
+        timings = {}
+        for jobs in (1, 2):
+            start = time.perf_counter()
+            reports = grade_submissions(paths, jobs=jobs, progress=False)
+            timings[jobs] = time.perf_counter() - start
+            full = all(r["score"] == r["max_score"] for r in reports)
+            print(f"--jobs {jobs}: {timings[jobs]:.1f} s for {n} notebooks = {timings[jobs] / n:.2f} s per notebook "
+                  f"({'all full marks' if full else 'NOT all full marks'})")
+    print(f"nbclient alone (floor): {floor:.1f} s = {floor / n:.2f} s per notebook")
+    print(f"ratio --jobs 1 / floor: {timings[1] / floor:.2f} (target <= 1.2); "
+          f"speed-up --jobs 2 vs 1: {timings[1] / timings[2]:.2f}x (linear: 2x)")
+
+
 def main() -> int:
     print("== import ==")
     torch_ms, checker_ms = import_cost()
@@ -115,6 +174,9 @@ def main() -> int:
     ratio = course_s / bare_s if bare_s else math.nan
     print(f"{len(course)} course notebooks: {course_s:.1f} s; {len(bare)} bare notebooks: {bare_s:.1f} s; "
           f"ratio {ratio:.2f} (target <= 1.3)")
+
+    print("\n== bulk grading (python -m checker grade) vs executing the same notebooks with nbclient ==")
+    grading_throughput()
     return 0
 
 
