@@ -217,7 +217,7 @@ def _tolerance(ex: Exercise, eps: float) -> Tolerance:
 def _advice(ex: Exercise, err: BaseException) -> str:
     """One line of help for errors students commonly meet, after the error itself."""
     text = str(err)
-    if ex.pass_as == "float" and isinstance(err, TypeError) and "Tensor" in text:
+    if ex.pass_as == "float" and isinstance(err, TypeError) and "must be Tensor, not float" in text:
         return (" Your function receives Python floats here: use math.sin, math.cos, math.exp "
                 "(torch functions need tensors).")
     if ex.pass_as == "tensor" and isinstance(err, TypeError) and "must be real number" in text:

@@ -16,7 +16,10 @@ from .exercise import Exercise, Mistake
 # -- predict: x.grad after two backward() calls --------------------------------------
 
 
-def _two_backward():
+# Named so that solution() does not show a function called `two_backward` next to the answer
+# `two_backward = 12.0` (copying both would pass a function to check()).
+def _how_autograd_gets_it():
+    # the lesson's code, in float64 (the checker's precision; the lesson uses the default float32)
     x = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
     for _ in range(2):
         y = x**2
@@ -29,7 +32,7 @@ two_backward = Exercise(
     title="Predict: x.grad after two backward() calls",
     signature="two_backward = <a number>",
     kind="value",
-    reference=_two_backward,
+    reference=_how_autograd_gets_it,
     solution_fn=12.0,
     outputs=("x.grad",),
     hints=(
@@ -75,23 +78,27 @@ fix_leaf = Exercise(
         "Create the leaf in float64 directly: `torch.tensor(x, dtype=torch.float64, requires_grad=True)`.",
     ),
     none_message=(
-        "Your function returned None: that is the bug this exercise is about. The x you return the .grad "
-        "of is not a leaf (check x.is_leaf): `.double()` made a new tensor from the leaf, and autograd only "
-        "fills .grad on leaves. Create the leaf with dtype=torch.float64 instead."
+        "Your function returned None: that is the bug this exercise is about, still there. The x whose .grad "
+        "you return is not a leaf (check x.is_leaf right after the line that creates it): any operation "
+        "applied after requires_grad=True, a change of dtype included, makes a new tensor from the leaf, and "
+        "autograd fills .grad on leaves only. Here the leaf is the float32 tensor that got "
+        "requires_grad=True; x names the float64 copy made from it."
     ),
     mistakes=(
         Mistake("returned-value", lambda x: x * math.sin(x),
                 "You returned g = x·sin(x) itself, the function's value; the derivative is what "
                 "g.backward() puts into x.grad."),
         Mistake("product-of-derivatives", lambda x: math.cos(x),
-                "cos(x) is the product of the two derivatives (1·cos(x)); the product rule gives "
-                "sin(x) + x·cos(x), which is what autograd puts in x.grad: return x.grad."),
+                "cos(x) is the product of the two derivatives (1·cos(x)), not the product rule, which "
+                "gives sin(x) + x·cos(x). The bug to fix is in how the leaf is created; the rest of the "
+                "function (g.backward(), then x.grad) already computes the product rule for you."),
     ),
 )
 
 
 # -- predict: x.grad of a vector after (x**2).sum() ------------------------------------
-def _sum_grad():
+def _how_autograd_gets_sum_grad():
+    # the lesson's code, in float64 (the checker's precision; the lesson uses the default float32)
     x = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
     y = (x**2).sum()
     y.backward()
@@ -103,7 +110,7 @@ sum_grad = Exercise(
     title="Predict: x.grad for y = (x**2).sum()",
     signature="sum_grad = <a tensor of 3 numbers>",
     kind="value",
-    reference=_sum_grad,
+    reference=_how_autograd_gets_sum_grad,
     solution_fn=torch.tensor([2.0, 4.0, 6.0]),
     outputs=("x.grad",),
     hints=(
@@ -154,6 +161,12 @@ vjp = Exercise(
     batched=False,
     forbid_autograd=False,
     solution_fn=_vjp,
+    quantity="the vector-Jacobian product vᵀJ",
+    none_message=(
+        "Your function returned None. Either it has no `return` (a function without one returns None), or "
+        "the tensor whose .grad it returns is not the leaf autograd filled: x.grad is filled only on the "
+        "tensor that requires grad itself, not on a tensor made from it afterwards."
+    ),
     hints=(
         "x arrives as a plain tensor: make it require grad first, `x.requires_grad_(True)`.",
         "y = torch.sin(x**2) has 3 entries, so y.backward() needs to be told how to weigh them: "
@@ -162,17 +175,23 @@ vjp = Exercise(
     ),
     mistakes=(
         Mistake("sum-not-v", lambda x, v: 2 * x * torch.cos(x**2),
-                "That is the gradient of y.sum(), the product with v = [1, 1, 1]. Weigh the outputs "
-                "by v instead: y.backward(gradient=v)."),
+                "That is the gradient of y.sum(), the product with v = [1, 1, 1]: every output weighed 1. "
+                "vᵀJ weighs output i by vᵢ, and backward() only knows v if you pass it."),
         Mistake("mean-not-v", lambda x, v: 2 * x * torch.cos(x**2) / 3,
-                "That is the gradient of y.mean(), the product with v = [1/3, 1/3, 1/3]. Weigh the outputs "
-                "by v instead: y.backward(gradient=v)."),
+                "That is the gradient of y.mean(), the product with v = [1/3, 1/3, 1/3]: every output "
+                "weighed 1/3. vᵀJ weighs output i by vᵢ, and backward() only knows v if you pass it."),
         Mistake("v-times-y", lambda x, v: v * torch.sin(x**2),
-                "You returned v·y, the weighted outputs themselves; the product vᵀJ is a gradient: "
-                "x.grad after y.backward(gradient=v)."),
+                "You returned v·y, the weighted outputs themselves, not a derivative: vᵀJ is the gradient "
+                "of v₀y₀ + v₁y₁ + v₂y₂ with respect to x, which backward() leaves in x.grad."),
         Mistake("missing-inner-factor", lambda x, v: v * torch.cos(x**2),
-                "You forgot the chain rule's inner factor 2x: ∂yᵢ/∂xᵢ = 2xᵢ·cos(xᵢ²). "
-                "Let autograd do it: y.backward(gradient=v), then x.grad."),
+                "The chain rule's inner factor 2x is missing: ∂yᵢ/∂xᵢ = 2xᵢ·cos(xᵢ²). This exercise does "
+                "not ask for the derivative by hand: backward() through y = sin(x**2) includes every factor."),
+        Mistake("returned-y", lambda x, v: torch.sin(x**2),
+                "You returned y = sin(x²), the outputs themselves, not a derivative: vᵀJ is the gradient of "
+                "v₀y₀ + v₁y₁ + v₂y₂ with respect to x, which backward() leaves in x.grad."),
+        Mistake("sin-not-cos", lambda x, v: v * 2 * x * torch.sin(x**2),
+                "That is v·2x·sin(x²): the derivative of sin is cos, not sin. This exercise does not ask for "
+                "the derivative by hand: backward() through y = sin(x**2) gets every factor right."),
     ),
 )
 
@@ -201,17 +220,26 @@ fix_zeroing = Exercise(
     hints=(
         "Print x.grad just before `z.backward()`: it is not empty.",
         "backward() adds into x.grad; the first call left dy/dx = 2x there.",
-        "Empty x.grad between the two calls: `x.grad.zero_()` (or `x.grad = None`).",
+        "Empty x.grad between the two calls: `x.grad.zero_()` (or `x.grad = None`; not `x.grad = 0`, "
+        "since .grad must be a tensor or None).",
+    ),
+    none_message=(
+        "Your function returned None: the x whose .grad it returns never received a gradient. Was a new "
+        "tensor named x created after y = x**2? Then y and z were computed from the old x, and only the old "
+        "x gets a .grad. The line to add changes x.grad; x itself must stay the leaf y was computed from."
     ),
     mistakes=(
         Mistake("accumulated", lambda x: 2 * x + 2 * x * math.cos(x**2),
                 "Your answer is dy/dx + dz/dx = 2x + 2x·cos(x²): x.grad still held dy/dx from the first "
-                "backward() when the second one added dz/dx to it. Zero it in between: x.grad.zero_()."),
+                "backward() when the second one added dz/dx to it (backward() adds into .grad, it does not "
+                "replace it). Nothing emptied x.grad between the two calls. (A method written without `()`, "
+                "such as `x.grad.zero_`, is only named, not called: it does nothing.)"),
         Mistake("inner-only", lambda x: 2 * x,
-                "Your answer is dy/dx = 2x, the first backward() only: after zeroing x.grad, call "
-                "z.backward() so that it holds dz/dx."),
+                "Your answer is dy/dx = 2x, from the first backward() alone: dz/dx never reached the "
+                "gradient you returned. Did your line return, or keep z.backward() from running?"),
         Mistake("zeroed-too-late", lambda x: 0.0,
-                "Your answer is 0 everywhere: x.grad was zeroed after z.backward(), which also wiped out "
-                "dz/dx. Zero it between the two backward() calls."),
+                "Your answer is 0 everywhere: the gradient was emptied after dz/dx arrived in it (or dz/dx "
+                "never arrived), so it wiped out the answer too. Only dy/dx, from the first backward(), "
+                "has to go."),
     ),
 )

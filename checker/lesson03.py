@@ -95,6 +95,12 @@ def _neuron_bias_zero(w0, x0, w1, x1, w2):
     return x0 * s, w0 * s, x1 * s, w1 * s, 0.0
 
 
+def _neuron_bias_one(w0, x0, w1, x1, w2):
+    z = w0 * x0 + w1 * x1 + w2
+    s = _sigmoid(z) * (1 - _sigmoid(z))
+    return x0 * s, w0 * s, x1 * s, w1 * s, 1.0
+
+
 NEURON_INPUTS = ("w0", "x0", "w1", "x1", "w2")
 
 neuron_grad = Exercise(
@@ -136,8 +142,17 @@ neuron_grad = Exercise(
                 "At a product the partials swap: in w0·x0, the gradient for w0 is x0 times the gradient "
                 "from above, and the gradient for x0 is w0 times it. Yours gives w0 its own value."),
         Mistake("bias-gradient-zero", _neuron_bias_zero,
-                "df/dw2 is not 0: the bias enters z with factor 1 (∂z/∂w2 = 1), so its gradient is the "
-                "gradient arriving at z, σ(z)·(1 − σ(z))."),
+                "df/dw2 is not 0: the bias enters z with factor 1 (∂z/∂w2 = 1), so, like every input of an "
+                "addition, it receives the gradient that arrives at z, unchanged."),
+        Mistake("bias-gradient-one", _neuron_bias_one,
+                "df/dw2 is not 1: ∂z/∂w2 = 1 is only the last step of the path. Between w2 and f sits the "
+                "sigmoid, so the bias's gradient is multiplied by the sigmoid's local derivative too, like "
+                "the gradients of w0, x0, w1, x1."),
+        Mistake("sigmoid-derivative-square-missing",
+                _neuron_mistake(lambda z: math.exp(-z) / (1 + math.exp(-z))),
+                "Your sigmoid derivative is e⁻ᶻ/(1 + e⁻ᶻ), which is 1 − σ(z): the denominator is not squared. "
+                "σ = 1/d with d = 1 + e⁻ᶻ, and the local derivative of 1/d is −1/d², with d squared "
+                "(section 2.1)."),
     ),
 )
 
@@ -168,15 +183,17 @@ fork_grad = Exercise(
     ),
     mistakes=(
         Mistake("x-fork-only-product", lambda x, y: (y, x + math.cos(x)),
-                "df/dx is missing the path through cos(x): x is used twice, so add that path's "
-                "contribution y·(−sin(x)) to the y from x·y."),
+                "df/dx is missing the path through cos(x): x is used twice, in x·y and in cos(x), and at a "
+                "fork the contributions of all paths add up. Yours has only the one through x·y."),
         Mistake("x-fork-only-cos", lambda x, y: (-y * math.sin(x), x + math.cos(x)),
-                "df/dx is missing the path through x·y: x is used twice, so add that path's contribution y "
-                "to the one through cos(x)."),
+                "df/dx is missing the path through x·y: x is used twice, in x·y and in cos(x), and at a "
+                "fork the contributions of all paths add up. Yours has only the one through cos(x)."),
         Mistake("y-fork-one-path", lambda x, y: (y - y * math.sin(x), x),
-                "df/dy is missing the path through y·cos(x): y is used twice, so its gradient is x + cos(x)."),
+                "df/dy is missing the path through y·cos(x): y is used twice, in x·y and in y·cos(x), and at "
+                "a fork the contributions of all paths add up. Yours has only the one through x·y."),
         Mistake("y-fork-other-path", lambda x, y: (y - y * math.sin(x), math.cos(x)),
-                "df/dy is missing the path through x·y: y is used twice, so its gradient is x + cos(x)."),
+                "df/dy is missing the path through x·y: y is used twice, in x·y and in y·cos(x), and at a "
+                "fork the contributions of all paths add up. Yours has only the one through y·cos(x)."),
         Mistake("only-first-term", lambda x, y: (y, x),
                 "You differentiated only the first term x·y. Both x and y also reach f through y·cos(x): at a "
                 "fork, add the contributions of every path."),
@@ -184,6 +201,10 @@ fork_grad = Exercise(
                 "At a fork the contributions of the paths are added, not multiplied: multiply along a path, "
                 "add across paths."),
         Mistake("cos-derivative-sign", lambda x, y: (y + y * math.sin(x), x + math.cos(x)),
-                "Sign error: d cos(x)/dx = −sin(x), so the path through cos(x) contributes −y·sin(x)."),
+                "Sign error: d cos(x)/dx = −sin(x), with a minus sign, so the path through cos(x) lowers "
+                "df/dx where y·sin(x) is positive."),
+        Mistake("cos-path-missing-y", lambda x, y: (y - math.sin(x), x + math.cos(x)),
+                "On the path through cos(x) you stopped at q = cos(x): that path goes on through r = y·q, "
+                "so its contribution is multiplied by the local derivative ∂r/∂q = y as well."),
     ),
 )

@@ -197,3 +197,9 @@ def test_manual_gradient_exercise_refuses_autograd():
 def test_unknown_exercise_id_is_a_clear_error():
     with pytest.raises(KeyError, match="no exercise 'lesson01.nope'"):
         checker.grade("lesson01.nope", right)
+
+
+def test_torch_function_on_a_float_gets_advice():
+    message = checker.grade(EX.id, lambda x: 2 * x * torch.cos(x**2)).message
+    assert "TypeError" in message and "use math.sin, math.cos" in message
+    assert "use math" not in checker.grade(EX.id, raises_value_error).message

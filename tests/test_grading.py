@@ -209,7 +209,7 @@ def batch(tmp_path_factory):
     out = root / "out"
     paths = sorted(str(p) for p in subs.iterdir())
     done = subprocess.run(
-        [sys.executable, "-m", "checker", "grade", *paths, "--jobs", "2", "--timeout", "60", "--cell-timeout", "4",
+        [sys.executable, "-m", "checker", "grade", *paths, "--jobs", "2", "--timeout", "120", "--cell-timeout", "15",
          "--lesson", "lesson01", "--out", str(out), "--quiet"],
         cwd=root, env=env, capture_output=True, text=True, timeout=600,
     )
@@ -296,7 +296,7 @@ def test_missing_or_renamed_exercise(batch, student):
 
 def test_infinite_loop_in_a_cell_is_interrupted(batch):
     assert scores(batch, "infinite_loop_cell") == (1, 1, 1)
-    assert "ran past the 4 s limit per cell" in notes(batch, "infinite_loop_cell")
+    assert "ran past the 15 s limit per cell" in notes(batch, "infinite_loop_cell")
 
 
 def test_sys_exit_in_a_cell(batch):

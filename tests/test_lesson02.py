@@ -9,6 +9,7 @@ import torch
 
 import checker
 from checker import graph, lesson02
+from checker.catalog import exercises as lesson_exercises
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MASTER = ROOT / "notebooks" / "master" / "02_autograd.ipynb"
@@ -151,7 +152,22 @@ def test_fix_leaf_names_the_original_bug():
     with pytest.warns(UserWarning, match="not a leaf"):
         result = checker.grade("lesson02.fix_leaf", _dg_dx_buggy)
     assert result.status == "incorrect" and result.mistake == "returned-none"
-    assert "not a leaf" in result.message and "dtype=torch.float64" in result.message
+    assert "not a leaf" in result.message and "float64 copy" in result.message
+    # it names the cause; the code of the fix is left to hint() and solution()
+    assert "dtype=torch.float64" not in result.message and "torch.tensor(" not in result.message
+
+
+def test_fix_leaf_message_fits_other_dtype_changes():
+    def with_to(x):
+        x = torch.tensor(x, requires_grad=True).to(torch.float64)
+        g = x * torch.sin(x)
+        g.backward()
+        return x.grad
+
+    with pytest.warns(UserWarning, match="not a leaf"):
+        result = checker.grade("lesson02.fix_leaf", with_to)
+    assert result.mistake == "returned-none"
+    assert ".double()" not in result.message  # the student did not write .double()
 
 
 def test_fix_leaf_accepts_retain_grad_as_a_fix():
@@ -191,9 +207,63 @@ def test_fix_zeroing_accepts_grad_set_to_none():
     assert checker.grade("lesson02.fix_zeroing", fixed).passed
 
 
-def test_returning_none_elsewhere_is_still_not_attempted():
-    result = checker.grade("lesson02.fix_zeroing", lambda x: None)
-    assert result.status == "not_attempted" and "forget `return`" in result.message
+def _dz_dx_with(line):
+    """Exercise 5's function with `line` (a function of x) in place of the student's line."""
+    def answer(x):
+        x = torch.tensor(x, requires_grad=True)
+        y = x**2
+        y.backward(retain_graph=True)
+        x = line(x)
+        z = torch.sin(y)
+        z.backward()
+        return x.grad
+
+    return answer
+
+
+def test_fix_zeroing_without_parentheses_is_named():
+    def no_call(x):
+        x.grad.zero_  # noqa: B018 (the student's bug: the method is named, not called)
+        return x
+
+    result = checker.grade("lesson02.fix_zeroing", _dz_dx_with(no_call))
+    assert result.mistake == "accumulated"
+    assert "without `()`" in result.message
+    assert "x.grad.zero_()" not in result.message  # the cause, not the code of the fix
+
+
+def test_fix_zeroing_new_leaf_is_a_real_attempt():
+    result = checker.grade("lesson02.fix_zeroing", _dz_dx_with(lambda x: torch.tensor(3.0, requires_grad=True)))
+    assert result.status == "incorrect" and result.mistake == "returned-none"
+    assert "new tensor named x" in result.message and "forget `return`" not in result.message
+
+
+def test_vjp_without_return_is_a_real_attempt():
+    def no_return(x, v):
+        x.requires_grad_(True)
+        torch.sin(x**2).backward(gradient=v)
+
+    result = checker.grade("lesson02.vjp", no_return)
+    assert result.status == "incorrect" and result.mistake == "returned-none"
+    assert "no `return`" in result.message
+
+
+def test_untouched_stubs_are_still_not_attempted():
+    def stub(*args):
+        raise NotImplementedError("Replace this line with your answer")
+
+    for name in ("fix_leaf", "vjp", "fix_zeroing"):
+        assert checker.grade(f"lesson02.{name}", stub).status == "not_attempted", name
+
+
+FIX_CODE = ("x.grad.zero_()", "x.grad = None", "dtype=torch.float64", "y.backward(gradient=v)", "return x.grad")
+
+
+@pytest.mark.parametrize("exercise", lesson_exercises("lesson02"), ids=lambda ex: ex.id)
+def test_mistake_messages_leave_the_code_of_the_fix_to_hints(exercise):
+    messages = [m.message for m in exercise.mistakes] + [exercise.none_message or ""]
+    for message in messages:
+        assert not any(code in message for code in FIX_CODE), message
 
 
 @pytest.mark.parametrize("answer", [12.0, 12, torch.tensor(12.0), torch.tensor([12.0]), torch.tensor(12.0).double()])
@@ -234,6 +304,10 @@ def test_sum_grad_wrong_shape_is_explained():
 def test_value_solution_shows_the_value_and_where_it_comes_from():
     text = repr(lesson02.two_backward.solution())
     assert "two_backward = 12.0" in text and "y.backward()" in text
+    # the reference has another name: copying the whole display must not rebind the answer to a function
+    assert "def two_backward" not in text and "def how_autograd_gets_it" in text
+    text = repr(lesson02.sum_grad.solution())
+    assert "def sum_grad" not in text and "sum_grad = tensor([2., 4., 6.])" in text
 
 
 def test_vjp_sum_instead_of_v_is_named():
@@ -243,6 +317,19 @@ def test_vjp_sum_instead_of_v_is_named():
         return x.grad
 
     assert checker.grade("lesson02.vjp", summed).mistake == "sum-not-v"
+
+
+@pytest.mark.parametrize("answer, mistake", [
+    (lambda x, v: torch.sin(x**2), "returned-y"),
+    (lambda x, v: v * 2 * x * torch.sin(x**2), "sin-not-cos"),
+])
+def test_vjp_by_hand_mistakes_are_named(answer, mistake):
+    assert checker.grade("lesson02.vjp", answer).mistake == mistake
+
+
+def test_vjp_unknown_wrong_answer_names_the_vector_jacobian_product():
+    result = checker.grade("lesson02.vjp", lambda x, v: v * x)
+    assert result.status == "incorrect" and "vector-Jacobian product vᵀJ" in result.message
 
 
 def test_vjp_by_weighted_sum_passes():
@@ -306,6 +393,61 @@ def test_notebook_shows_each_error_tagged():
         "ValueError: This tensor has no graph to draw",
     ]:
         assert expected in messages, expected
+
+
+STUDENT = ROOT / "notebooks" / "student" / "02_autograd.ipynb"
+
+
+def _code_cells(path):
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def _shown(cell):
+    return "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+                   for o in cell["outputs"])
+
+
+@pytest.mark.parametrize("name, answer", [
+    ("two_backward", "after backward() number 2: x.grad = tensor(12.)"),
+    ("sum_grad", "tensor([2., 4., 6.])"),
+])
+def test_predictions_are_not_revealed_in_the_exercise_edition(name, answer):
+    """The cell that runs a prediction's code shows its result only once a prediction was made."""
+    def reveal(cells):
+        return next(c for c in cells if f"if {name} is ...:" in "".join(c["source"]))
+
+    master, student = _code_cells(MASTER), _code_cells(STUDENT)
+    assert answer in _shown(reveal(master))
+    assert "Make your prediction first" in _shown(reveal(student))
+    assert answer not in _shown(reveal(student))
+    # the prediction and its check come before the reveal, in both editions
+    for cells in (master, student):
+        sources = ["".join(c["source"]) for c in cells]
+        check = sources.index(f"ex.{name}.check({name})")
+        assert sources.index(next(s for s in sources if f"if {name} is ...:" in s)) == check + 1
+
+
+def test_lesson_prose_warns_about_run_all_and_says_no_seed():
+    nb = json.loads(MASTER.read_text())
+    prose = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "Runtime → Run after" in prose
+    assert "seed" not in prose.lower()
+    assert "x.requires_grad_(True)" in prose  # Exercise 4's instructions name it
+
+
+def test_full_tracebacks_are_back_for_the_exercises():
+    """Short tracebacks are switched on only inside a deliberate error's cell and off in the next one."""
+    cells = _code_cells(MASTER)
+    for i, cell in enumerate(cells):
+        source = "".join(cell["source"])
+        if "%xmode Minimal" in source:
+            assert "raises-exception" in cell["metadata"].get("tags", [])
+            assert "".join(cells[i + 1]["source"]).startswith("%xmode Context")
+    for name in ("dg_dx", "vjp", "dz_dx"):  # the exercises where students write code
+        before = [("".join(c["source"])) for c in cells[: next(i for i, c in enumerate(cells)
+                                                               if f"def {name}(" in "".join(c["source"]))]]
+        modes = [line for src in before for line in src.splitlines() if line.startswith("%xmode")]
+        assert not modes or modes[-1] == "%xmode Context", name
 
 
 def test_notebook_has_a_figure_and_every_error_is_followed_by_code():

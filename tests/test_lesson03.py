@@ -213,3 +213,43 @@ def test_no_machine_paths_in_error_output(master):
     cell = next(c for c in master if "raises-exception" in c["metadata"].get("tags", []))
     text = json.dumps(cell["outputs"])
     assert not re.search(r"(/root/|/tmp/|/work/|/home/\w+/)", text)
+
+
+# -- the review's additions ---------------------------------------------------------------------
+def _sigmoid(z):
+    return 1 / (1 + math.exp(-z))
+
+
+def _neuron_with(df_dz_of, bias=None):
+    def answer(w0, x0, w1, x1, w2):
+        s = df_dz_of(w0 * x0 + w1 * x1 + w2)
+        return x0 * s, w0 * s, x1 * s, w1 * s, s if bias is None else bias
+
+    return answer
+
+
+@pytest.mark.parametrize("exercise, answer, mistake", [
+    ("neuron_grad", _neuron_with(lambda z: _sigmoid(z) * (1 - _sigmoid(z)), bias=1.0), "bias-gradient-one"),
+    ("neuron_grad", _neuron_with(lambda z: math.exp(-z) / (1 + math.exp(-z))), "sigmoid-derivative-square-missing"),
+    ("fork_grad", lambda x, y: (y - math.sin(x), x + math.cos(x)), "cos-path-missing-y"),
+])
+def test_plausible_wrong_answers_are_named(exercise, answer, mistake):
+    result = checker.grade(f"lesson03.{exercise}", answer)
+    assert result.status == "incorrect" and result.mistake == mistake
+
+
+def test_fork_messages_name_the_missing_path_not_the_answer():
+    for mistake in lesson03.fork_grad.mistakes:
+        assert "x + cos(x)" not in mistake.message and "y·(−sin(x))" not in mistake.message, mistake.id
+
+
+def test_prose_of_the_review(master, student):
+    prose = "\n".join("".join(c["source"]) for c in master if c["cell_type"] == "markdown")
+    assert "Runtime → Run after" in prose
+    assert "defined in section 2" in prose and "w2 is the bias" in prose
+    assert r"\Big|_{s \text{ held fixed}}" in prose and "gradients add" in prose
+    assert "unless you pass `retain_graph=True`" in prose
+    # the intentional "Not quite" in the exercise edition is announced right before it
+    demo = student.index(_cell_with(student, "ex.neuron_grad.check(neuron_grad_by_autograd)"))
+    assert student[demo - 1]["cell_type"] == "markdown"
+    assert "this red box is expected" in "".join(student[demo - 1]["source"])
