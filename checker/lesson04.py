@@ -33,7 +33,7 @@ def _uniform(generator, low, high) -> float:
     return low + (high - low) * float(torch.rand((), generator=generator, dtype=torch.float64))
 
 
-# -- Exercise 1: the seed's example, dL/dw and dL/db for one example -------------------
+# -- Exercise 1: the lesson's first example, dL/dw and dL/db for one example  -------------------
 def _scalar_grads(x, y, w, b):
     z = w * x + b
     p = 1 / (1 + math.exp(-z))
@@ -50,17 +50,22 @@ def _sample_scalar(generator):
     return x, y, w, b
 
 
-def _scalar_mistake(dz_fn, dw_uses_x=True, db_uses_x=False):
+def _scalar_mistake(dz_fn, dw_uses_x=True, db_uses_x=False, with_bias=True):
     def answer(x, y, w, b):
-        d = dz_fn(w * x + b, y)
+        d = dz_fn(w * x + b if with_bias else w * x, y)
         return (d * x if dw_uses_x else d), (d * x if db_uses_x else d)
 
     return answer
 
 
+def _w_instead_of_x(x, y, w, b):
+    d = _sigmoid(w * x + b) - y
+    return d * w, d
+
+
 scalar_grads = Exercise(
     id="lesson04.scalar_grads",
-    title="dL/dw and dL/db for one example (the seed's logistic regression)",
+    title="dL/dw and dL/db for one example of logistic regression",
     signature="scalar_grads(x, y, w, b) -> (dw, db)",
     function=lambda x, y, w, b: _bce_logits(w * x + b, y),
     inputs=("x", "y", "w", "b"),
@@ -87,16 +92,31 @@ scalar_grads = Exercise(
                 _scalar_mistake(lambda z, y: (_sigmoid(z) - y) * _sigmoid(z) * (1 - _sigmoid(z))),
                 "You multiplied p − y by the sigmoid's derivative p(1 − p), but p − y is already dL/dz: "
                 "the p(1 − p) of dp/dz was used up cancelling the denominator of dL/dp = (p − y) / (p(1 − p))."),
+        Mistake("sigmoid-derivative-only", _scalar_mistake(lambda z, y: _sigmoid(z) * (1 - _sigmoid(z))),
+                "You used p(1 − p) = dp/dz, the sigmoid's derivative alone, in place of dL/dz: that is only one "
+                "of the chain-rule factors, and it does not depend on the label. dL/dz = dL/dp · dp/dz also "
+                "needs dL/dp."),
         Mistake("sigmoid-applied-twice", _scalar_mistake(lambda z, y: _sigmoid(_sigmoid(z)) - y),
                 "You applied the sigmoid twice: p = σ(z) is already the prediction, and dL/dz = σ(z) − y. "
                 "Using σ(p) instead of p is a common slip when the forward pass is copied into the backward one."),
+        Mistake("sigmoid-sign", _scalar_mistake(lambda z, y: _sigmoid(-z) - y),
+                "Your p is 1 / (1 + e^(+z)), which is σ(−z) = 1 − p, not the sigmoid σ(z) = 1 / (1 + e^(−z)): "
+                "the minus sign in the exponent is missing, so your prediction is high exactly where it should "
+                "be low."),
+        Mistake("bias-missing", _scalar_mistake(lambda z, y: _sigmoid(z) - y, with_bias=False),
+                "Your logit leaves out the bias: the model's logit is z = w·x + b, and p = σ(z) needs all of it. "
+                "(At the lesson's point b = 0, so the slip only shows at the other points.)"),
+        Mistake("w-instead-of-x", _w_instead_of_x,
+                "dL/db is right, but in dL/dw the last chain-rule factor is ∂z/∂w, the derivative of "
+                "z = w·x + b with respect to w. That is the factor multiplying w (the input), not w itself."),
         Mistake("x-dropped", _scalar_mistake(lambda z, y: _sigmoid(z) - y, dw_uses_x=False),
-                "dL/db is right but dL/dw has lost its last chain-rule factor: dz/dw = x, so dL/dw = (p − y)·x."),
+                "dL/db is right, but dL/dw has lost its last chain-rule factor: ∂z/∂w, how much z = w·x + b "
+                "changes when w grows by 1, is not 1."),
         Mistake("x-in-bias", _scalar_mistake(lambda z, y: _sigmoid(z) - y, db_uses_x=True),
                 "dL/dw is right, but dL/db is not (p − y)·x: in z = w·x + b the bias is not multiplied by x, "
                 "so dz/db = 1 and dL/db = p − y."),
         Mistake("swapped", _scalar_mistake(lambda z, y: _sigmoid(z) - y, dw_uses_x=False, db_uses_x=True),
-                "You returned the two partials swapped: the answer is (dL/dw, dL/db) = ((p − y)·x, p − y)."),
+                "You returned the two partials in the wrong order, (dL/db, dL/dw): the tuple must start with dL/dw."),
     ),
 )
 
@@ -144,6 +164,12 @@ dL_dz = Exercise(
                 "The extra factor makes the gradient vanish exactly where the prediction is confidently wrong."),
         Mistake("sigmoid-applied-twice", lambda z, y: _sigmoid(_sigmoid(z)) - y,
                 "You applied the sigmoid twice: with p = σ(z), dL/dz = p − y, not σ(p) − y."),
+        Mistake("sigmoid-sign", lambda z, y: _sigmoid(-z) - y,
+                "Your p is 1 / (1 + e^(+z)), which is σ(−z) = 1 − p, not the sigmoid σ(z) = 1 / (1 + e^(−z)): "
+                "the minus sign in the exponent is missing."),
+        Mistake("sigmoid-derivative-only", lambda z, y: _sigmoid(z) * (1 - _sigmoid(z)),
+                "That is p(1 − p) = dp/dz, the sigmoid's derivative alone: only one of the two chain-rule "
+                "factors, and it does not depend on the label. dL/dz = dL/dp · dp/dz also needs dL/dp."),
         Mistake("label-dropped", lambda z, y: _sigmoid(z),
                 "Your answer is p = σ(z), which is right only when y = 0: the gradient is p − y, the prediction "
                 "minus the label."),
@@ -162,7 +188,7 @@ def _through_probabilities(z, y):
     return -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
 
 
-def _seed_clamp(z, y):
+def _clamped_p(z, y):
     eps = 1e-8
     p = torch.clamp(torch.sigmoid(z), eps, 1 - eps)
     return -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
@@ -200,28 +226,37 @@ stable_bce = Exercise(
         Mistake("through-probabilities", _through_probabilities,
                 "Your loss goes through p = σ(z) and then log(p) and log(1 − p). For z above about 37, p rounds "
                 "to exactly 1.0 even in float64 (above about 16.6 in float32), so log(1 − p) = log(0): the loss "
-                "is inf for y = 0 and 0·(−inf) = NaN for y = 1. Work from z: log σ(z) = F.logsigmoid(z), or "
-                "L = max(z, 0) − z·y + log(1 + e^(−|z|))."),
-        Mistake("seed-clamp", _seed_clamp,
-                "You clamped p to [1e-8, 1 − 1e-8], as the seed notebook does. That caps the loss at "
+                "is inf for y = 0 and 0·(−inf) = NaN for y = 1. Never form p: work from z itself, as in "
+                "section 4."),
+        Mistake("clamped-p", _clamped_p,
+                "You clamped p to [1e-8, 1 − 1e-8], as section 1's binary_cross_entropy_loss does. That caps "
+                "the loss at "
                 "−log(1e-8) ≈ 18.42, so a confidently wrong prediction at |z| = 30 costs 18.42 instead of about "
                 "30, and the clamp's gradient there is 0: training stops learning from its worst mistakes. "
                 "(In float32 the clamp does not even work: 1 − 1e-8 rounds to 1.0.) Work from z instead."),
-        Mistake("seed-clamp-float32", lambda z, y: _seed_clamp(z.float(), y.float()),
-                "This is the seed notebook's loss computed in float32, where 1 − 1e-8 rounds to 1.0: the clamp "
+        Mistake("clamped-p-float32", lambda z, y: _clamped_p(z.float(), y.float()),
+                "This is section 1's clamped loss computed in float32, where 1 − 1e-8 rounds to 1.0: the clamp "
                 "does not protect log(1 − p). From z ≈ 16.6 on, σ(z) is exactly 1.0 in float32, so the loss is inf "
                 "(y = 0) or NaN (y = 1). Work from z, in the dtype you were given."),
         Mistake("through-probabilities-float32", lambda z, y: _through_probabilities(z.float(), y.float()),
                 "Your loss goes through p = σ(z) in float32: from z ≈ 16.6 on, p is exactly 1.0 and log(1 − p) "
-                "= log(0), so the loss is inf (y = 0) or NaN (y = 1). Work from z itself: log σ(z) = "
-                "F.logsigmoid(z), or L = max(z, 0) − z·y + log(1 + e^(−|z|))."),
+                "= log(0), so the loss is inf (y = 0) or NaN (y = 1). Never form p: work from z itself, in the "
+                "dtype you were given."),
         Mistake("bce-on-probabilities", lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y),
                 "F.binary_cross_entropy on σ(z) clamps each log at −100, so where p rounds to 0 or 1 the loss "
                 "becomes 100 instead of about |z|. Work from z itself (this is what "
                 "F.binary_cross_entropy_with_logits does)."),
         Mistake("abs-missing", lambda z, y: torch.clamp(z, min=0) - z * y + torch.log1p(torch.exp(-z)),
-                "For z < 0 your loss is too large by |z|: the last term is log(1 + e^(−|z|)), with the absolute "
-                "value. max(z, 0) already accounts for the rest."),
+                "For z < 0 your loss is too large by |z|: there e^(−z) is huge and log(1 + e^(−z)) is about "
+                "−z = |z|, a part that max(z, 0) was meant to carry (and for z < 0 it is 0). Compare your last "
+                "term with section 4's formula."),
+        Mistake("labels-swapped", lambda z, y: _stable_bce(z, 1 - y),
+                "Your loss is the loss of the opposite label: it is small when the prediction is wrong. For y = 1 "
+                "the loss is −log σ(z), small for large z; for y = 0 it is −log(1 − σ(z)) = −log σ(−z), small for "
+                "very negative z. Check which term goes with which label."),
+        Mistake("label-term-missing", lambda z, y: _stable_bce(z, torch.zeros_like(y)),
+                "Your loss does not depend on the label: it is the loss for y = 0 at every point, so it is right "
+                "only there. The term −z·y is what the label y = 1 changes."),
         Mistake("sign-flipped", lambda z, y: -_stable_bce(z, y),
                 "Your loss is negative: binary cross-entropy is −[y·log p + (1 − y)·log(1 − p)], with a minus "
                 "sign in front, so that it is ≥ 0 and small when the prediction is right."),
@@ -264,6 +299,21 @@ def _vector_mistake(error_fn, reduce="mean"):
     return answer
 
 
+def _bias_missing(X, y, w, b):
+    error = torch.sigmoid(X @ w) - y
+    return X.T @ error / X.shape[0], error.mean()
+
+
+def _divided_by_d(X, y, w, b):
+    error = torch.sigmoid(X @ w + b) - y
+    return X.T @ error / X.shape[1], error.mean()
+
+
+def _db_summed(X, y, w, b):
+    error = torch.sigmoid(X @ w + b) - y
+    return X.T @ error / X.shape[0], error.sum()
+
+
 def _broadcast_answer(X, y, w, b):
     """The gradient of the (N, N) loss made by p of shape (N, 1) against y of shape (N,)."""
     N = X.shape[0]
@@ -287,7 +337,9 @@ grad_vectorized = Exercise(
         "Shapes: X is (N, d), y is (N,), w is (d,), b is a 0-dim tensor. z = X @ w + b and p = σ(z) are (N,).",
         "The loss is the mean of the N per-example losses, so its gradient is the mean of theirs: "
         "example i contributes (pᵢ − yᵢ)·xᵢ to dL/dw and pᵢ − yᵢ to dL/db.",
-        "Summing (pᵢ − yᵢ)·xᵢ over i is a matrix product: Xᵀ(p − y), of shape (d,). Divide by N.",
+        "Summing (pᵢ − yᵢ)·xᵢ over i is a matrix product: Xᵀ(p − y), of shape (d,). Divide by N. "
+        "(X @ (p - y) fails: X is (N, d) and needs a vector of shape (d,); X.T is (d, N).)",
+        "dW = X.T @ (torch.sigmoid(X @ w + b) - y) / X.shape[0] and db = (torch.sigmoid(X @ w + b) - y).mean()",
     ),
     mistakes=(
         Mistake("sum-instead-of-mean", _vector_mistake(lambda z, y: torch.sigmoid(z) - y, reduce="sum"),
@@ -298,8 +350,18 @@ grad_vectorized = Exercise(
         Mistake("broadcast-nn", _broadcast_answer,
                 "This is the gradient of a loss whose predictions had shape (N, 1) and labels shape (N,): "
                 "broadcasting compared every prediction with every label in an (N, N) table, so each pᵢ met "
-                "the average label instead of its own: dW = Xᵀ(p − mean(y))/N. (Your dL/db is right only by "
-                "coincidence.) Give p and y the same shape, e.g. with .squeeze(1), and assert the shapes."),
+                "the average label instead of its own: dW = Xᵀ(p − mean(y))/N. (dL/db survives the mix-up: the "
+                "bias meets every label alike.) Give p and y the same shape before combining them, and assert "
+                "the shapes."),
+        Mistake("divided-by-d", _divided_by_d,
+                "dL/db is right, but dL/dw is divided by d, the number of features (X.shape[1]), where the loss "
+                "averages over N, the number of examples: X has shape (N, d)."),
+        Mistake("db-summed", _db_summed,
+                "dL/dw is right, but dL/db is N times too large: it is the sum of the N errors pᵢ − yᵢ, while the "
+                "loss is their MEAN, so its gradient is the mean too (as you did for dL/dw)."),
+        Mistake("bias-missing", _bias_missing,
+                "Your predictions leave out the bias: z = Xw + b, and p = σ(z) needs all of it, for dL/dw as "
+                "well as for dL/db."),
         Mistake("sigmoid-missing", _vector_mistake(lambda z, y: z - y),
                 "You used z = Xw + b where the prediction p = σ(z) belongs: Xᵀ(z − y)/N is the gradient of "
                 "linear regression's squared error. For cross-entropy the error term is σ(z) − y."),

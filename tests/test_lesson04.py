@@ -1,5 +1,6 @@
 """Lesson 04 (logistic regression): the numbers the lesson shows, the checker's verdicts in
 the saturated region, and the loss-surface explorer."""
+import html
 import json
 import math
 import pathlib
@@ -15,17 +16,18 @@ from checker.judge import compute_reference, sample_points
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MASTER = ROOT / "notebooks" / "master" / "04_logistic_regression.ipynb"
+STUDENT = ROOT / "notebooks" / "student" / "04_logistic_regression.ipynb"
 
 
-def seed_bce(prediction, target):
-    """The seed notebook's loss, clamp included."""
+def clamped_bce(prediction, target):
+    """Section 1's loss (from the course's original notebook), clamp included."""
     epsilon = 1e-8
     prediction = torch.clamp(prediction, epsilon, 1 - epsilon)
     return -(target * torch.log(prediction) + (1 - target) * torch.log(1 - prediction))
 
 
-def seed_grads(x, y, w, b):
-    """The seed's hand-written gradient, float32, as a function."""
+def grads_by_hand(x, y, w, b):
+    """Section 2's hand-written gradient, float32, as a function."""
     x, y, w, b = (torch.tensor(v) for v in (x, y, w, b))
     p = torch.sigmoid(w * x + b)
     dloss_dp = (p - y) / (p * (1 - p))
@@ -38,9 +40,9 @@ def test_seed_numbers_reproduce():
     x, y = torch.tensor(6.7), torch.tensor(0.0)
     w = torch.tensor(1.0, requires_grad=True)
     b = torch.tensor(0.0, requires_grad=True)
-    loss = seed_bce(torch.sigmoid(w * x + b), y)
+    loss = clamped_bce(torch.sigmoid(w * x + b), y)
     assert repr(loss.detach()) == "tensor(6.7012)"
-    dw, db = seed_grads(6.7, 0.0, 1.0, 0.0)
+    dw, db = grads_by_hand(6.7, 0.0, 1.0, 0.0)
     assert (dw.item(), db.item()) == (6.691762447357178, 0.998770534992218)
     loss.backward()
     assert (w.grad.item(), b.grad.item()) == (6.6917619705200195, 0.9987704753875732)
@@ -58,7 +60,7 @@ def test_float32_clamp_and_saturation_facts():
     assert bool(torch.sigmoid(torch.tensor(16.63)) < 1.0)
     assert bool(torch.sigmoid(torch.tensor(16.64)) == 1.0)
     z = torch.tensor(20.0, requires_grad=True)
-    loss = seed_bce(torch.sigmoid(z), torch.tensor(0.0))
+    loss = clamped_bce(torch.sigmoid(z), torch.tensor(0.0))
     loss.backward()
     assert math.isinf(loss.item()) and math.isnan(z.grad.item())
 
@@ -86,14 +88,22 @@ def _outputs():
     "autograd dw: 6.6917619705200195",
     "autograd db: 0.9987704753875732",
     "difference:         4.76837158203125e-07",
+    "by-hand order:     6.691762447357178",
     "autograd's order:  6.6917619705200195",
     "float64 dw: 6.691763029237442",
+    " by hand: relative error 8.7e-08",
+    "autograd: relative error 1.6e-07",
     "yours gives dL/dw = 6.691762447357178, dL/db = 0.998770534992218",
     "tensor(True)",
-    " 16.7      True         inf          nan       16.7000         1.0000",
+    "    z  p == 1.0  clamped loss  clamped dL/dz  stable loss  stable dL/dz",
+    " 15.0     False       14.8438         1.0000      15.0000        1.0000",
+    " 16.6     False       15.9424         1.0000      16.6000        1.0000",
+    " 16.7      True           inf            nan      16.7000        1.0000",
+    "clamped      tensor([18.4207, 18.4207,  0.6931,  6.7012,     inf,     inf])",
     "AssertionError: loss = inf, gradient = nan",
     "AssertionError: per-example losses have shape (100, 100), not (100,)",
     "same trajectory at all 300 steps (within 1e-5): True",
+    "final loss 0.0972, accuracy 96%",
     "matches the correct gradient: True",
     "Self-test of lesson04: ",
 ])
@@ -101,10 +111,35 @@ def test_master_shows(shown):
     assert shown in _outputs()
 
 
+def _cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def test_no_authors_jargon_and_the_run_all_warning():
+    """Students do not know the authors' word "seed" (for the course's original notebook)."""
+    for path in (MASTER, STUDENT):
+        for cell in _cells(path):
+            text = "".join(cell["source"]).replace("manual_seed", "")
+            assert "seed" not in text.lower(), text[:200]
+    intro = "".join(_cells(MASTER)[2]["source"])
+    assert "the original notebook this course grew out of" in intro
+    assert "Runtime → Run after" in intro
+
+
+def test_exercise_edition_does_not_show_the_vectorized_answer_before_exercise_4():
+    sources = ["".join(cell["source"]) for cell in _cells(STUDENT)]
+    stub = next(i for i, src in enumerate(sources) if src.startswith("def grad_vectorized("))
+    assert "raise NotImplementedError" in sources[stub]
+    shown = next(i for i, src in enumerate(sources) if src.startswith("def manual_gradient("))
+    assert stub < shown
+    assert not any("X.T @" in src for src in sources[:stub])
+
+
 def test_master_names_the_broadcast_and_clamp_mistakes():
     text = _outputs()
-    assert next(m.message for m in ex.grad_vectorized.mistakes if m.id == "broadcast-nn")[:60] in text
-    assert next(m.message for m in ex.stable_bce.mistakes if m.id == "seed-clamp")[:60] in text
+    for exercise, mistake in ((ex.grad_vectorized, "broadcast-nn"), (ex.stable_bce, "clamped-p")):
+        message = next(m.message for m in exercise.mistakes if m.id == mistake)
+        assert html.escape(message)[:80] in text  # the notebook shows it as HTML
 
 
 # -- the checker in the saturated region ---------------------------------------------------
@@ -127,7 +162,7 @@ def test_vectorized_datasets_saturate_and_vary_in_size():
 
 def test_scalar_exercise_stays_where_float32_is_fine():
     assert max(abs(w * x + b) for x, y, w, b in sample_points(ex.scalar_grads)) < 16.6
-    result = ex.scalar_grads.check(seed_grads, plot=False)
+    result = ex.scalar_grads.check(grads_by_hand, plot=False)
     assert result.status == "correct"
     assert "dL/dw = 6.691762447357178" in result.message
 
@@ -146,14 +181,47 @@ def test_other_stable_losses_pass(answer):
 
 
 @pytest.mark.parametrize("answer, mistake", [
-    (lambda z, y: seed_bce(torch.sigmoid(z), y), "seed-clamp"),
-    (lambda z, y: seed_bce(torch.sigmoid(z.float()), y.float()), "seed-clamp-float32"),
+    (lambda z, y: clamped_bce(torch.sigmoid(z), y), "clamped-p"),
+    (lambda z, y: clamped_bce(torch.sigmoid(z.float()), y.float()), "clamped-p-float32"),
     (lambda z, y: -(y * torch.log(torch.sigmoid(z)) + (1 - y) * torch.log(1 - torch.sigmoid(z))),
      "through-probabilities"),
 ])
 def test_unstable_losses_are_named(answer, mistake):
     result = ex.stable_bce.check(answer, plot=False)
     assert (result.status, result.mistake) == ("incorrect", mistake)
+
+
+def _sigmoid(z):
+    return 1 / (1 + math.exp(-z))
+
+
+@pytest.mark.parametrize("exercise, answer, mistake", [
+    (ex.scalar_grads, lambda x, y, w, b: ((1 / (1 + math.exp(w * x + b)) - y) * x, 1 / (1 + math.exp(w * x + b)) - y),
+     "sigmoid-sign"),
+    (ex.scalar_grads, lambda x, y, w, b: ((_sigmoid(w * x) - y) * x, _sigmoid(w * x) - y), "bias-missing"),
+    (ex.scalar_grads, lambda x, y, w, b: ((_sigmoid(w * x + b) - y) * w, _sigmoid(w * x + b) - y),
+     "w-instead-of-x"),
+    (ex.dL_dz, lambda z, y: y * (1 - _sigmoid(z)) - (1 - y) * _sigmoid(z), "sign-flipped"),
+    (ex.dL_dz, lambda z, y: 1 / (1 + math.exp(z)) - y, "sigmoid-sign"),
+    (ex.stable_bce, lambda z, y: -((1 - y) * F.logsigmoid(z) + y * F.logsigmoid(-z)), "labels-swapped"),
+    (ex.stable_bce, lambda z, y: torch.clamp(z, min=0) + torch.log1p(torch.exp(-torch.abs(z))),
+     "label-term-missing"),
+    (ex.grad_vectorized, lambda X, y, w, b: (X.T @ (torch.sigmoid(X @ w + b) - y) / X.shape[1],
+                                             (torch.sigmoid(X @ w + b) - y).mean()), "divided-by-d"),
+    (ex.grad_vectorized, lambda X, y, w, b: (X.T @ (torch.sigmoid(X @ w + b) - y) / len(y),
+                                             (torch.sigmoid(X @ w + b) - y).sum()), "db-summed"),
+], ids=["exp-sign", "no-bias", "times-w", "minus-form", "dz-exp-sign", "logsigmoid-swapped", "no-label-term",
+        "over-d", "db-sum"])
+def test_students_own_spelling_of_known_mistakes_is_named(exercise, answer, mistake):
+    result = exercise.check(answer, plot=False)
+    assert (result.status, result.mistake) == ("incorrect", mistake), result.message
+
+
+def test_mistake_messages_leave_the_code_to_hints():
+    for exercise in (ex.scalar_grads, ex.dL_dz, ex.stable_bce, ex.grad_vectorized):
+        for mistake in exercise.mistakes:
+            assert "squeeze" not in mistake.message and "F.logsigmoid(z)" not in mistake.message
+            assert "coincidence" not in mistake.message, mistake.id
 
 
 def test_dL_dz_accepts_float32_and_refuses_the_unsimplified_form():
@@ -171,7 +239,7 @@ def test_check_gradient_finds_the_seed_float32_nan():
     def loss_of(x, y, w, b):
         return F.binary_cross_entropy_with_logits(w * x + b, y)
 
-    result = checker.check_gradient(seed_grads, loss_of, 6.7, 0.0, 1.0, 0.0, wrt=("w", "b"))
+    result = checker.check_gradient(grads_by_hand, loss_of, 6.7, 0.0, 1.0, 0.0, wrt=("w", "b"))
     assert result.status == "incorrect" and "not a finite number" in result.message
 
 
