@@ -8,11 +8,21 @@ STUB = 'raise NotImplementedError("Replace this line with your answer")'
 
 
 def open_notebook(page, lab, name):
-    page.goto(f"{lab['base']}/lab/tree/{name}?token={lab['token']}")
+    """Open a notebook in a workspace of its own (no tabs restored from an earlier test)."""
+    workspace = re.sub(r"\W", "-", name)
+    page.goto(f"{lab['base']}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab['token']}")
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for()
-    page.wait_for_function(  # the kernel is up once the status bar says so
-        "() => /Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent || '')", timeout=90_000
+    select_kernel = page.locator(".jp-Dialog").filter(has_text="Select Kernel")
+    page.wait_for_function(  # the kernel is up once the status bar says so (or it asks which kernel)
+        "() => /Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent || '')"
+        " || !!document.querySelector('.jp-Dialog')",
+        timeout=90_000,
     )
+    if select_kernel.count():
+        select_kernel.get_by_role("button", name="Select").click()
+        page.wait_for_function(
+            "() => /Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent || '')", timeout=90_000
+        )
 
 
 def menu(page, top, item):
