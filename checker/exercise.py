@@ -92,6 +92,9 @@ class Exercise:
     # grading (checker.grading) looks it up. None: the name `signature` starts with, else the id after the dot.
     answer_name: Optional[str] = None
     _hints_shown: int = field(default=0, repr=False, compare=False)
+    # The autograd reference at the exercise's own (deterministic) points, computed by the first
+    # check and reused by the next ones. init=False: dataclasses.replace() starts without it.
+    _reference_cache: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.wrt is None:

@@ -82,35 +82,46 @@ def _autograd_batched(ex: Exercise, points: list[tuple]):
         raise ExerciseDefinitionError(f"{ex.id}: batched function must be elementwise")
     targets = [c for name, c in zip(ex.inputs, columns) if name in ex.wrt]
     grads = torch.autograd.grad(out.sum(), targets, allow_unused=True)
-    grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, targets)]
-    per_point = [tuple(g[i] for g in grads) for i in range(len(points))]
-    return per_point, out.detach()
+    grads = [(torch.zeros_like(t) if g is None else g).detach() for g, t in zip(grads, targets)]
+    return grads, out.detach()
 
 
 def compute_reference(ex: Exercise, points: list[tuple]) -> Reference:
     try:
         with torch.enable_grad():
-            if ex.reference is not None:
-                outputs = [_reference_outputs(ex, ex.reference(*p)) for p in points]
-                values = None
-            elif ex.batched:
-                outputs, values = _autograd_batched(ex, points)
+            # every output stacked over the points: (n_points, *shape)
+            if ex.batched:
+                stacked, values = _autograd_batched(ex, points)
             else:
-                pairs = [_autograd(ex, p) for p in points]
-                outputs = [grads for grads, _ in pairs]
-                values = torch.stack([value for _, value in pairs])
+                if ex.reference is not None:
+                    outputs, values = [_reference_outputs(ex, ex.reference(*p)) for p in points], None
+                else:
+                    pairs = [_autograd(ex, p) for p in points]
+                    outputs, values = [grads for grads, _ in pairs], torch.stack([value for _, value in pairs])
+                stacked = [torch.stack([out[k] for out in outputs]) for k in range(len(outputs[0]))]
     except ExerciseDefinitionError:
         raise
     except Exception as err:  # the exercise's own code failed: that is our bug
         raise ExerciseDefinitionError(f"{ex.id}: computing the reference failed: {err!r}") from err
-    valid = [i for i, out in enumerate(outputs) if all(bool(torch.isfinite(t).all()) for t in out)]
+    finite = torch.ones(len(points), dtype=torch.bool)
+    for t in stacked:  # a point counts only where the reference itself is finite
+        finite &= torch.isfinite(t).reshape(len(points), -1).all(dim=1)
+    valid = torch.nonzero(finite).flatten().tolist()
     if not valid:
         raise ExerciseDefinitionError(f"{ex.id}: the reference is not finite at any point")
-    shapes = [tuple(t.shape) for t in outputs[valid[0]]]
-    expected = [torch.stack([outputs[i][k] for i in valid]) for k in range(len(shapes))]
+    expected = [t[finite] for t in stacked]
+    shapes = [tuple(t.shape[1:]) for t in stacked]
     if values is not None:
-        values = values[valid]
+        values = values[finite]
     return Reference(points, expected, values, valid, shapes)
+
+
+def sampled_reference(ex: Exercise) -> Reference:
+    """The reference at the exercise's lesson and sampled points: computed by autograd on the
+    first check, then reused (the points are the same every time, and nothing writes to it)."""
+    if ex._reference_cache is None:
+        ex._reference_cache = compute_reference(ex, sample_points(ex))
+    return ex._reference_cache
 
 
 def _reference_outputs(ex: Exercise, value) -> tuple[torch.Tensor, ...]:
@@ -173,40 +184,46 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
         calls = [lambda args=args: answer(*args) for args in args_list]
 
     got, eps = [], 0.0
-    where = ""
     try:
         with guard.student_code(ex.time_limit, ex.forbid_autograd):
-            for index, call in zip(ref.valid, calls):
-                where = _where(ex, ref.points[index])
+            for call in calls:
                 raw = call()
                 got.append(convert.to_outputs(raw, ref.shapes, ex.outputs))
                 eps = max(eps, convert.precision(raw))
     except KeyboardInterrupt:
         raise
-    except (NotImplementedError, convert.NotAttempted) as err:
-        if isinstance(err, convert.NotAttempted) and ex.kind == "gradient" and ex.none_message:
+    except BaseException as err:
+        # the point where it stopped: the first without an output (named only now, as formatting costs time)
+        where = _where(ex, ref.points[ref.valid[len(got)]]) if len(got) < len(ref.valid) else ""
+        return _stopped(ex, err, where, stop)
+    return got, eps
+
+
+def _stopped(ex: Exercise, err: BaseException, where: str, stop) -> Result:
+    """The Result for an answer whose evaluation stopped with `err` at the point `where`."""
+    if isinstance(err, convert.NotAttempted) and ex.kind == "gradient":
+        if ex.none_message:
             return stop("incorrect", ex.none_message, mistake="returned-none")
-        if isinstance(err, convert.NotAttempted) and ex.kind == "gradient":
-            also = "" if ex.forbid_autograd else (
-                " Or is it returning a `.grad` that autograd never filled (a non-leaf tensor, or no backward call)?")
-            return stop("not_attempted", f"Not attempted yet: your function returned None{where}. "
-                        f"Did you forget `return`?{also}")
+        also = "" if ex.forbid_autograd else (
+            " Or is it returning a `.grad` that autograd never filled (a non-leaf tensor, or no backward call)?")
+        return stop("not_attempted", f"Not attempted yet: your function returned None{where}. "
+                    f"Did you forget `return`?{also}")
+    if isinstance(err, (NotImplementedError, convert.NotAttempted)):
         return stop("not_attempted", NOT_ATTEMPTED)
-    except convert.BadAnswer as err:
+    if isinstance(err, convert.BadAnswer):
         return stop("error", f"{err}{' (' + where.strip() + ')' if where else ''}")
-    except guard.AutogradUsed as err:
+    if isinstance(err, guard.AutogradUsed):
         return stop(
             "incorrect",
             f"Your answer calls {err.what}. This exercise asks for the gradient by hand: "
             "write the formula yourself; autograd is what the checker compares it with.",
             mistake="used-autograd",
         )
-    except guard.TimeLimitExceeded:
+    if isinstance(err, guard.TimeLimitExceeded):
         return stop("error", f"Your answer took longer than {ex.time_limit:g} s{where} and was stopped. "
                     "Is there an infinite loop or a long sleep?")
-    except BaseException as err:  # anything the student's code raised, SystemExit included
-        return stop("error", f"Your code raised an error{where}: {guard.describe_exception(err)}{_advice(ex, err)}")
-    return got, eps
+    # anything else the student's code raised, SystemExit included
+    return stop("error", f"Your code raised an error{where}: {guard.describe_exception(err)}{_advice(ex, err)}")
 
 
 def _tolerance(ex: Exercise, eps: float) -> Tolerance:
@@ -240,7 +257,7 @@ def grade(exercise: Union[Exercise, str], answer: Any, *, plot: bool = False) ->
 
         exercise = find(exercise)
     ex = exercise
-    ref = compute_reference(ex, sample_points(ex))
+    ref = sampled_reference(ex)
     outcome = evaluate(ex, answer, ref)
     if isinstance(outcome, Result):
         outcome.n_points = len(ref.valid)

@@ -239,14 +239,14 @@ def exercise_request(ex) -> dict:
     The points are the judge's own (`sample_points`, restricted to where the reference is
     finite), in the order `judge.evaluate` calls them.
     """
-    from ..judge import compute_reference, sample_points
+    from ..judge import sampled_reference
 
     entry = {
         "id": ex.id, "name": ex.answer_name, "kind": ex.kind, "pass_as": ex.pass_as,
         "forbid_autograd": bool(ex.forbid_autograd), "time_limit": float(ex.time_limit), "points": [],
     }
     if ex.kind != "value":
-        ref = compute_reference(ex, sample_points(ex))
+        ref = sampled_reference(ex)
         entry["points"] = [[_point(v, ex.pass_as) for v in ref.points[i]] for i in ref.valid]
     return entry
 
