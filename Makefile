@@ -4,12 +4,15 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
 JOBS   ?= 2
+# e.g. https://download.pytorch.org/whl/cpu: take torch from there (CPU build) before the rest
+TORCH_INDEX ?=
 
 .PHONY: install test unit notebooks lint lab student masters check-editions badges bench clean gpu-check e2e colab-sim
 
 install:                     ## create .venv with the pinned course environment and the checker
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(if $(TORCH_INDEX),$(PY) -m pip install -q torch==2.13.0 --index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q -e .
 

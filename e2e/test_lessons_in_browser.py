@@ -54,6 +54,15 @@ def wait_until_idle(page, every_cell_ran=False, timeout=240_000):
     )
 
 
+def snapshot(page, locator, name):
+    """Keep a picture of what the student sees at this step (e2e-artifacts/, also on success)."""
+    from conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    locator.scroll_into_view_if_needed()
+    locator.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
 def code_cell(page, text):
     cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=text)
     assert cell.count() == 1, f"expected one cell containing {text!r}, found {cell.count()}"
@@ -95,6 +104,7 @@ def test_lesson01_not_attempted_then_correct_then_named_mistake(page, lab):
     grey = page.locator(".jp-Notebook .checker-not_attempted")
     assert grey.count() == 3
     assert "Not attempted yet" in grey.first.inner_text()
+    snapshot(page, grey.first, "lesson01-not-attempted")
     assert page.locator(".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
                         ).filter(has_text="Traceback").count() == 0
 
@@ -104,6 +114,7 @@ def test_lesson01_not_attempted_then_correct_then_named_mistake(page, lab):
     green = check.locator(".checker-correct")
     green.wait_for()
     assert "-5.466781571308061" in green.inner_text()
+    snapshot(page, green, "lesson01-correct")
 
     replace_and_run(page, exercise, "def dz_dx(x):\n    return math.cos(x**2)\n")
     red = check.locator(".checker-incorrect")
@@ -111,6 +122,7 @@ def test_lesson01_not_attempted_then_correct_then_named_mistake(page, lab):
     assert "You forgot the inner factor of the chain rule" in red.inner_text()
     plot = red.locator("img.checker-plot")
     assert plot.count() == 1 and plot.evaluate("img => img.naturalWidth > 100")
+    snapshot(page, red, "lesson01-missing-inner-factor")
 
 
 def test_lesson01_tangent_slider_redraws_the_figure(page, lab):
@@ -118,6 +130,7 @@ def test_lesson01_tangent_slider_redraws_the_figure(page, lab):
     run_all(page)
     explorer = code_cell(page, "explore_tangent(")
     move_slider_and_see_new_figure(page, explorer)
+    snapshot(page, explorer.locator(".jp-Cell-outputWrapper"), "lesson01-tangent-slider-moved")
     readout = explorer.locator(".widget-readout").first.inner_text()
     assert readout.strip() not in ("1.00", "1.0", "1")
 
@@ -136,4 +149,7 @@ def test_lesson04_exercise_and_loss_surface_explorer(page, lab):
     red = exercise.locator(".checker-incorrect")
     red.wait_for()
     assert "Wrong sign: dL/dz = p − y, not y − p" in red.inner_text()
-    move_slider_and_see_new_figure(page, code_cell(page, "explore_loss_surface("))
+    snapshot(page, red, "lesson04-sign-mistake")
+    explorer = code_cell(page, "explore_loss_surface(")
+    move_slider_and_see_new_figure(page, explorer)
+    snapshot(page, explorer.locator(".jp-Cell-outputWrapper"), "lesson04-loss-surface-slider-moved")
