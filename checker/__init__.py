@@ -14,6 +14,16 @@ from .selftest import self_test
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """`from checker import lesson02`: a lesson module is imported on first use, with the CPU as default device,
+    so that its data (points, example tensors) never lands on a student's default device ("cuda", "meta")."""
+    if name.startswith("lesson") and name[6:].isdigit():
+        from .catalog import lesson_module
+
+        return lesson_module(name)
+    raise AttributeError(f"module 'checker' has no attribute {name!r}")
+
 __all__ = [
     "Exercise",
     "ExerciseDefinitionError",

@@ -5,14 +5,23 @@ import importlib
 import pathlib
 
 from .exercise import Exercise
+from .guard import on_cpu
 
 # The course's lessons, in order: every module checker/lessonNN.py. A lesson module
 # defines its exercises at top level.
 LESSONS = tuple(sorted(p.stem for p in pathlib.Path(__file__).parent.glob("lesson[0-9][0-9].py")))
 
 
+def lesson_module(lesson: str):
+    """The module checker.lessonNN, imported (the first time) with the CPU as default device."""
+    if lesson not in LESSONS:
+        raise AttributeError(f"no lesson {lesson!r}; the lessons are {', '.join(LESSONS)}")
+    with on_cpu():
+        return importlib.import_module(f"checker.{lesson}")
+
+
 def exercises(lesson: str) -> list[Exercise]:
-    module = importlib.import_module(f"checker.{lesson}")
+    module = lesson_module(lesson)
     return [value for value in vars(module).values() if isinstance(value, Exercise)]
 
 

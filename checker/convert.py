@@ -54,19 +54,22 @@ def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
     if isinstance(value, complex) or (isinstance(value, torch.Tensor) and value.is_complex()):
         raise BadAnswer(f"{name} came back as a complex number; derivatives here are real numbers.")
     if isinstance(value, numbers.Real):
-        tensor = torch.tensor(float(value), dtype=torch.float64)
+        tensor = torch.tensor(float(value), dtype=torch.float64, device="cpu")
     elif isinstance(value, torch.Tensor):
         if value.dtype == torch.bool:
             raise BadAnswer(f"{name} came back as a tensor of True/False values; it should hold numbers.")
+        if value.device.type == "meta":
+            raise BadAnswer(f"{name} came back as a tensor on the 'meta' device, which holds no numbers: "
+                            "compute it on the CPU or a GPU.")
         tensor = value.detach().to(device="cpu", dtype=torch.float64)
     elif isinstance(value, (list, tuple)) and shape != () and _numbers(value):
-        tensor = torch.tensor(value, dtype=torch.float64)  # [2.0, 4.0, 6.0] for a tensor of shape (3,)
+        tensor = torch.tensor(value, dtype=torch.float64, device="cpu")  # [2.0, 4.0, 6.0] for a tensor of shape (3,)
     elif type(value).__module__ == "numpy" and hasattr(value, "dtype"):
         if value.dtype.kind == "c":
             raise BadAnswer(f"{name} came back as a complex number; derivatives here are real numbers.")
         if value.dtype.kind not in "fiu":
             raise BadAnswer(f"{name} came back as {describe(value)}; it should be {_number_word(shape)}.")
-        tensor = torch.as_tensor(value.astype("float64"))
+        tensor = torch.as_tensor(value.astype("float64"), device="cpu")
     else:
         hint = ""
         if callable(value):

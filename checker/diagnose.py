@@ -132,7 +132,7 @@ def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[str]:
     """For one-input exercises: right for x > 0 only, or for x < 0 only."""
     if ex.kind != "gradient" or len(ex.inputs) != 1 or ex.pass_as != "float":
         return None
-    xs = torch.tensor([float(ref.points[i][0]) for i in ref.valid])
+    xs = torch.tensor([float(ref.points[i][0]) for i in ref.valid], dtype=torch.float64)
     right = ~wrong
     x = ex.inputs[0]
     for good, bad in ((">", "<"), ("<", ">")):

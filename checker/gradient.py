@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from .exercise import Exercise, Tolerance
+from .guard import on_cpu
 from .result import Result
 
 
@@ -42,6 +43,7 @@ def _perturbed(examples: tuple) -> Callable:
     return sample
 
 
+@on_cpu()
 def check_gradient(
     manual_fn: Callable,
     f: Callable,

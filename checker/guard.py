@@ -1,7 +1,9 @@
 """Running a student's code without letting it hurt the student or the checker.
 
 - `preserved_state()`: whatever happens inside, the torch / random / numpy RNG states,
-  grad mode and default dtype are put back afterwards.
+  grad mode, default dtype and default device are put back afterwards.
+- `on_cpu()`: the checker's own tensors land on the CPU whatever the student's default
+  device (`torch.set_default_device("cuda")` is common on GPU runtimes).
 - `time_limit(seconds)`: an answer that loops or sleeps is stopped.
 - `autograd_forbidden()`: in manual-gradient exercises, calling `.backward()` or
   `torch.autograd.grad` raises `AutogradUsed` instead of quietly doing the work.
@@ -38,11 +40,40 @@ class AutogradUsed(CheckerInterrupt):
         self.what = what
 
 
+def default_device() -> torch.device:
+    """Where a tensor created without `device=` lands (torch.get_default_device is torch >= 2.3)."""
+    get = getattr(torch, "get_default_device", None)
+    return get() if get is not None else torch.empty(0).device
+
+
+def set_default_device(device: torch.device) -> None:
+    # None removes torch's default-device mode altogether, which is what "cpu" means by default
+    torch.set_default_device(None if device.type == "cpu" else device)
+
+
+@contextlib.contextmanager
+def on_cpu():
+    """Inside, tensors created without `device=` are CPU tensors; the student's default device is
+    put back afterwards. The checker's points, generators, references and comparisons all live
+    on the CPU, and so does the student's answer while it is checked: a verdict never depends on
+    the device a student works on, and a default device of "meta" or "cuda" cannot break it."""
+    saved = default_device()
+    if saved.type == "cpu":
+        yield
+        return
+    torch.set_default_device(None)
+    try:
+        yield
+    finally:
+        set_default_device(saved)
+
+
 @contextlib.contextmanager
 def preserved_state():
-    """Restore RNG states, grad mode and default dtype on exit, whatever happened."""
+    """Restore RNG states, grad mode, default dtype and default device on exit, whatever happened."""
     grad_enabled = torch.is_grad_enabled()
     default_dtype = torch.get_default_dtype()
+    device = default_device()
     torch_rng = torch.get_rng_state()
     cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     python_rng = random.getstate()
@@ -53,6 +84,8 @@ def preserved_state():
     finally:
         torch.set_grad_enabled(grad_enabled)
         torch.set_default_dtype(default_dtype)
+        if default_device() != device:
+            set_default_device(device)
         torch.set_rng_state(torch_rng)
         if cuda_rng is not None:
             torch.cuda.set_rng_state_all(cuda_rng)

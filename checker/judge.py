@@ -252,6 +252,11 @@ def _where(ex: Exercise, point: tuple) -> str:
 # -- putting it together ------------------------------------------------------------
 def grade(exercise: Union[Exercise, str], answer: Any, *, plot: bool = False) -> Result:
     """Grade one answer. `plot=True` adds the data for a plot when the answer is wrong."""
+    with guard.on_cpu():
+        return _grade(exercise, answer, plot)
+
+
+def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
     if isinstance(exercise, str):
         from .catalog import find
 

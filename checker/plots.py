@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from .guard import on_cpu
 from .render import figure_png
 
 
@@ -21,6 +22,7 @@ def _curve(f: Callable, low: float, high: float, n: int = 201):
     return xs.tolist(), f(xs).tolist()
 
 
+@on_cpu()  # a student's default device (cuda, meta) never reaches the figure's own tensors
 def slope(f: Callable, x0: float, df: Optional[Callable] = None) -> float:
     """f'(x0): from your df if given, otherwise from torch.autograd."""
     if df is not None:
@@ -30,6 +32,7 @@ def slope(f: Callable, x0: float, df: Optional[Callable] = None) -> float:
     return float(grad)
 
 
+@on_cpu()
 def tangent_figure(f: Callable, at: Sequence[float], low: float = -3.0, high: float = 3.0,
                    df: Optional[Callable] = None, title: str = ""):
     """f over [low, high] with its tangent lines y = f(x0) + f'(x0)·(x - x0) at each x0 in `at`.
@@ -99,6 +102,7 @@ def explore_tangent(f: Callable, low: float = -3.0, high: float = 3.0, x0: float
 
 
 # -- loss surfaces over (w, b) (lesson 04) ----------------------------------------------
+@on_cpu()
 def loss_gradient(loss: Callable, w: float, b: float, grad: Optional[Callable] = None) -> tuple[float, float]:
     """(∂L/∂w, ∂L/∂b) at (w, b): from your grad(w, b) if given, otherwise from torch.autograd."""
     if grad is not None:
@@ -137,6 +141,7 @@ class _Surface:
         self.max_slope = float(norm[torch.isfinite(norm)].max()) or 1.0
 
 
+@on_cpu()
 def loss_surface_figure(loss: Callable, w: float, b: float, w_range: Sequence[float] = (-4.0, 4.0),
                         b_range: Sequence[float] = (-4.0, 4.0), grad: Optional[Callable] = None,
                         path: Optional[Sequence[Sequence[float]]] = None, title: str = "", n: int = 61,

@@ -79,3 +79,17 @@ def test_autograd_on_cuda_is_refused_in_manual_exercises():
         return t.grad
 
     assert lesson01.dz_dx.check(cheat).mistake == "used-autograd"
+
+
+def test_a_cuda_default_device_never_breaks_the_checker():
+    """`torch.set_default_device("cuda")`, common in GPU tutorials, before grading and check_gradient."""
+    torch.set_default_device(CUDA)
+    try:
+        for ex in all_exercises():
+            assert checker.grade(ex.id, ex.solution_fn).passed, ex.id
+        assert lesson01.dz_dx.check(lambda x: math.cos(x**2)).mistake == "missing-inner-factor"
+        f = lambda a, b: a * b**2 + torch.sin(a)  # noqa: E731
+        assert checker.check_gradient(lambda a, b: (b**2 + math.cos(a), 2 * a * b), f, 1.0, 2.0).passed
+        assert torch.get_default_device().type == "cuda"
+    finally:
+        torch.set_default_device(None)
