@@ -4,8 +4,10 @@ In a lesson:            from checker import lesson01 as ex
                         ex.dz_dx.check(dz_dx); ex.dz_dx.hint(); ex.dz_dx.solution()
 In programs:            checker.grade("lesson01.dz_dx", answer) -> Result
 Your own derivations:   checker.check_gradient(manual_fn, f, *example_inputs) -> Result
+A deliberate error:     with checker.expect_error(RuntimeError): y.backward()
 """
 from .catalog import catalog
+from .errors import ExpectedErrorMissing, expect_error
 from .exercise import Exercise, Mistake, Tolerance
 from .gradient import check_gradient
 from .judge import ExerciseDefinitionError, grade
@@ -27,11 +29,13 @@ def __getattr__(name: str):
 __all__ = [
     "Exercise",
     "ExerciseDefinitionError",
+    "ExpectedErrorMissing",
     "Mistake",
     "Result",
     "Tolerance",
     "catalog",
     "check_gradient",
+    "expect_error",
     "grade",
     "self_test",
 ]

@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import traceback
+from typing import Optional
 
 import torch
 
@@ -191,23 +192,33 @@ _OUR_FILES = (
 )
 
 
-def describe_exception(err: BaseException) -> str:
-    """`ZeroDivisionError: float division by zero (in dz_dx, line 2: return 1 / x)`.
-
-    Points at the innermost frame of the student's own code: not the checker's,
-    torch's or the standard library's. File names are left out on purpose: in Jupyter
-    they are temporary paths that mean nothing to a student.
-    """
-    summary = f"{type(err).__name__}: {err}".rstrip(": ")
+def student_frame(err: BaseException) -> Optional[traceback.FrameSummary]:
+    """The innermost frame of `err`'s traceback in the student's own code (a notebook cell, their
+    module): not the checker's, torch's or the standard library's. None if there is none."""
     frames = [
         frame
         for frame in traceback.extract_tb(err.__traceback__)
         if not os.path.abspath(frame.filename).startswith(_OUR_FILES)
     ]
     if not frames:
-        return summary
+        return None
     frame = frames[-1]
-    line = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
+    if not frame.line:  # a source that linecache did not have when the traceback was summarised
+        line = linecache.getline(frame.filename, frame.lineno)
+        frame = traceback.FrameSummary(frame.filename, frame.lineno, frame.name, line=line)
+    return frame
+
+
+def describe_exception(err: BaseException) -> str:
+    """`ZeroDivisionError: float division by zero (in dz_dx, line 2: return 1 / x)`.
+
+    Points at the innermost frame of the student's own code (`student_frame`). File names are
+    left out on purpose: in Jupyter they are temporary paths that mean nothing to a student.
+    """
+    summary = f"{type(err).__name__}: {err}".rstrip(": ")
+    frame = student_frame(err)
+    if frame is None:
+        return summary
+    line = (frame.line or "").strip()
     where = f"in {frame.name}, line {frame.lineno}"
     return f"{summary} ({where}: {line})" if line else f"{summary} ({where})"
-

@@ -102,3 +102,30 @@ def hint_markdown(hint: Hint) -> str:
 
 def hint_text(hint: Hint) -> str:
     return hint_markdown(hint).replace("**", "").replace("*", "")
+
+
+# -- a deliberate error shown by `expect_error` ---------------------------------------------
+def _error_where(shown) -> str:
+    if shown.line is None:
+        return ""
+    return f"line {shown.line}: {shown.code}" if shown.code else f"line {shown.line}"
+
+
+def shown_error_html(shown) -> str:
+    where = _error_where(shown)
+    where_html = f'<div style="color:#5f6368;margin-top:2px">at {html.escape(where)}</div>' if where else ""
+    return (
+        '<div class="checker-expected-error" style="border-left:6px solid #9334e6;background:#f3e8fd;'
+        'padding:8px 12px;margin:4px 0;border-radius:4px;color:#202124">'
+        f"<b>{html.escape(shown.type_name)}</b> (an error this cell shows on purpose)"
+        f'<pre style="white-space:pre-wrap;margin:4px 0 0 0;font-size:90%">{html.escape(shown.message)}</pre>'
+        f"{where_html}</div>"
+    )
+
+
+def shown_error_text(shown) -> str:
+    where = _error_where(shown)
+    lines = [f"{shown.type_name} (an error this cell shows on purpose):", shown.message]
+    if where:
+        lines.append(f"  at {where}")
+    return "\n".join(lines)

@@ -49,8 +49,57 @@ def test_student_edition_hides_solutions_and_instructor_cells(master):
     assert not leaked, f"solution lines in the student edition: {leaked}"
 
 
-def test_committed_student_editions_are_exactly_what_make_student_produces():
-    assert editions.check() == 0
+def test_committed_student_editions_are_what_make_student_produces():
+    assert editions.stale_editions() == []
+
+
+def _master_changed(change):
+    """student_edition() as if each master had been edited by `change(nb)` after `make student` ran."""
+    original = editions.student_edition
+
+    def edited(master, run=True):
+        nb = original(master, run=False)
+        change(nb)
+        return nb
+
+    return edited
+
+
+def test_a_stale_student_edition_is_caught(monkeypatch):
+    """A source changed in a master, and `make student` was not run."""
+    def add_import(nb):
+        next(c for c in nb.cells if c.cell_type == "code" and "import" in c.source).source += "\nimport os"
+
+    monkeypatch.setattr(editions, "student_edition", _master_changed(add_import))
+    problems = editions.stale_editions()
+    assert len(problems) == len(MASTERS) and all("is not what `make student` produces" in p for p in problems)
+    assert editions.check() == 1
+
+
+def test_a_tag_changed_in_the_master_makes_the_edition_stale(monkeypatch):
+    def tag_last_cell(nb):
+        nb.cells[-1].metadata["tags"] = ["nbval-ignore-output"]
+
+    monkeypatch.setattr(editions, "student_edition", _master_changed(tag_last_cell))
+    assert len(editions.stale_editions()) == len(MASTERS)
+
+
+def test_outputs_that_differ_between_cpus_do_not_make_an_edition_stale(tmp_path):
+    """PNG bytes and float32 digits differ between CPUs: the sync check compares what the instructor writes."""
+    student = tmp_path / "student"
+    student.mkdir()
+    for path in STUDENTS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                if "image/png" in out.get("data", {}):
+                    out["data"]["image/png"] = "iVBORw0KGgo" + "A" * 40  # another machine's pixels
+                if "text" in out:
+                    out["text"] = out["text"].replace("0.", "0.0")
+        nbformat.write(nb, student / path.name)
+    assert editions.stale_editions(student) == []
+    (student / STUDENTS[0].name).unlink()
+    assert "is missing" in editions.stale_editions(student)[0]
 
 
 def test_make_student_refuses_to_overwrite_a_students_work(tmp_path, monkeypatch, capsys):
