@@ -91,6 +91,43 @@ def _name_of(tensor: torch.Tensor, names: Mapping[str, torch.Tensor]) -> Optiona
     return None
 
 
+# A key of our own in each autograd node's `metadata` dict, while graph_of walks the graph.
+_KEY = "checker.graph_of:index"
+
+
+class _Stamps:
+    """Which box each autograd node got, keyed by the node itself rather than by its Python object.
+
+    `id(t.grad_fn)` does not identify a node on every torch: on torch 2.11 (Colab's) each access to
+    `grad_fn` or `next_functions` may give a new Python object for the same node, so a graph would be
+    drawn with duplicated boxes and without its "made y" labels. Every node, built in or a custom
+    Function, carries one `metadata` dict that lives with the node itself: the walk writes each node's
+    box number there and `remove()` takes it out again, so the student's graph is left as it was. A node
+    without a usable `metadata` falls back to id(), kept alive so that the id is not reused meanwhile.
+    """
+
+    def __init__(self):
+        self.stamped, self.by_id, self.keep_alive = [], {}, []
+
+    def get(self, fn) -> Optional[int]:
+        try:
+            return fn.metadata.get(_KEY)
+        except Exception:  # no metadata on this node (or this torch): identity of the Python object
+            return self.by_id.get(id(fn))
+
+    def put(self, fn, index: int) -> None:
+        try:
+            fn.metadata[_KEY] = index
+            self.stamped.append(fn)
+        except Exception:
+            self.by_id[id(fn)] = index
+            self.keep_alive.append(fn)
+
+    def remove(self) -> None:
+        for fn in self.stamped:
+            fn.metadata.pop(_KEY, None)
+
+
 def graph_of(tensor: torch.Tensor, names: Optional[Mapping[str, torch.Tensor]] = None) -> Graph:
     """The nodes and edges that `tensor.backward()` would walk.
 
@@ -101,11 +138,6 @@ def graph_of(tensor: torch.Tensor, names: Optional[Mapping[str, torch.Tensor]] =
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"draw_graph expects a tensor, got a value of type {type(tensor).__name__}")
     names = dict(names or {})
-    made_by = {}  # id(grad_fn) -> name of the tensor it produced
-    for name, t in names.items():
-        if isinstance(t, torch.Tensor) and t.grad_fn is not None:
-            made_by.setdefault(id(t.grad_fn), name)
-
     graph = Graph()
     out_name = _name_of(tensor, names)
     if tensor.grad_fn is None:
@@ -117,37 +149,53 @@ def graph_of(tensor: torch.Tensor, names: Optional[Mapping[str, torch.Tensor]] =
         return graph
 
     graph.nodes.append(Node(0, "output", out_name or "output", _describe(tensor)))
-    index_of: dict[int, int] = {}
-    keep_alive = []  # so that id() of a visited node is never reused during the walk
-    order = []  # (node object, its index), breadth first from the output
+    stamps = _Stamps()
+    try:
+        _walk(tensor.grad_fn, graph, stamps, names)
+        # "made y": the box of the operation that produced each named tensor (the output's own box names it)
+        for name, t in names.items():
+            if isinstance(t, torch.Tensor) and t.grad_fn is not None and name != out_name:
+                index = stamps.get(t.grad_fn)
+                if index is not None and graph.nodes[index].kind == "function" and not graph.nodes[index].note:
+                    graph.nodes[index].note = f"made {name}"
+    finally:
+        stamps.remove()
+    _set_depths(graph)
+    return graph
+
+
+def _walk(root, graph: Graph, stamps: _Stamps, names: Mapping[str, torch.Tensor]) -> None:
+    """Breadth first from the output's node: one box per node, one edge per input of each node."""
 
     def visit(fn) -> int:
-        key = id(fn)
-        if key not in index_of:
-            keep_alive.append(fn)
-            index_of[key] = len(graph.nodes)
+        index = stamps.get(fn)
+        if index is None:
+            index = len(graph.nodes)
+            stamps.put(fn, index)
             variable = getattr(fn, "variable", None)
-            if isinstance(variable, torch.Tensor):
+            if isinstance(variable, torch.Tensor):  # AccumulateGrad: fills a leaf's .grad
                 leaf = _name_of(variable, names)
                 note = f"{leaf}.grad" if leaf else f"leaf .grad ({_describe(variable)})"
-                graph.nodes.append(Node(index_of[key], "leaf", type(fn).__name__, note))
+                graph.nodes.append(Node(index, "leaf", type(fn).__name__, note))
             else:
-                made = made_by.get(key)
-                made = None if made == out_name else made  # the output's own box already names it
-                graph.nodes.append(Node(index_of[key], "function", type(fn).__name__, f"made {made}" if made else ""))
+                graph.nodes.append(Node(index, "function", type(fn).__name__))
             order.append(fn)
-        return index_of[key]
+        return index
 
-    graph.edges.append((0, visit(tensor.grad_fn)))
+    order = []
+    graph.edges.append((0, visit(root)))
     position = 0
     while position < len(order):
         fn = order[position]
         position += 1
+        here = stamps.get(fn)
         for child, _ in fn.next_functions:
             if child is not None:
-                graph.edges.append((index_of[id(fn)], visit(child)))
+                graph.edges.append((here, visit(child)))
 
-    # depth = longest path from the output (the graph has no cycles)
+
+def _set_depths(graph: Graph) -> None:
+    """depth = the longest path from the output (the graph has no cycles)."""
     for _ in range(len(graph.nodes)):
         changed = False
         for a, b in graph.edges:
@@ -156,7 +204,6 @@ def graph_of(tensor: torch.Tensor, names: Optional[Mapping[str, torch.Tensor]] =
                 changed = True
         if not changed:
             break
-    return graph
 
 
 def layout(graph: Graph) -> dict[int, tuple[float, float]]:

@@ -14,6 +14,7 @@ import checker
 from checker import lesson03
 from checker.catalog import exercises as lesson_exercises
 from checker.compgraph import graph_figure, layout
+from tests.notebook_errors import shown_errors
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MASTER = ROOT / "notebooks" / "master" / "03_chain_rule.ipynb"
@@ -103,11 +104,11 @@ def test_figures_are_drawn(master):
 
 
 def test_deliberate_error_and_fix(master):
-    error_cells = [c for c in master if "raises-exception" in c["metadata"].get("tags", [])]
+    error_cells = [c for c in master if shown_errors([c])]
     assert len(error_cells) == 1
-    errors = [o for o in error_cells[0]["outputs"] if o["output_type"] == "error"]
-    assert errors and errors[0]["ename"] == "RuntimeError"
-    assert "backward through the graph a second time" in errors[0]["evalue"]
+    (kind, message, source), = shown_errors(error_cells)
+    assert kind == "RuntimeError" and "with expect_error(RuntimeError)" in source
+    assert "backward through the graph a second time" in message
     fix = master[master.index(error_cells[0]) + 2]  # the markdown explaining the fix, then the fix
     assert "u.grad = -0.9111, x.grad = -5.4668" in _text(fix)
     none_cell = _text(_cell_with(master, "warnings.catch_warnings"))
@@ -209,8 +210,8 @@ def test_import_checker_stays_light():
 
 
 def test_no_machine_paths_in_error_output(master):
-    """The deliberate error uses %xmode Minimal: its stored traceback holds no file paths."""
-    cell = next(c for c in master if "raises-exception" in c["metadata"].get("tags", []))
+    """The deliberate error is shown by expect_error: the error and the cell's line, no file paths."""
+    cell = next(c for c in master if shown_errors([c]))
     text = json.dumps(cell["outputs"])
     assert not re.search(r"(/root/|/tmp/|/work/|/home/\w+/)", text)
 
@@ -245,7 +246,7 @@ def test_fork_messages_name_the_missing_path_not_the_answer():
 
 def test_prose_of_the_review(master, student):
     prose = "\n".join("".join(c["source"]) for c in master if c["cell_type"] == "markdown")
-    assert "Runtime → Run after" in prose
+    assert "*Run all* runs every cell, in Colab as in Jupyter" in prose
     assert "defined in section 2" in prose and "w2 is the bias" in prose
     assert r"\Big|_{s \text{ held fixed}}" in prose and "gradients add" in prose
     assert "unless you pass `retain_graph=True`" in prose

@@ -78,6 +78,8 @@ def _outputs():
             else:
                 data = out.get("data", {})
                 texts.append("".join(data.get("text/html", data.get("text/plain", ""))))
+                if "text/html" in data:  # expect_error's box: its plain text too
+                    texts.append("".join(data.get("text/plain", "")))
     return "\n".join(texts)
 
 
@@ -100,8 +102,8 @@ def _outputs():
     " 16.6     False       15.9424         1.0000      16.6000        1.0000",
     " 16.7      True           inf            nan      16.7000        1.0000",
     "clamped      tensor([18.4207, 18.4207,  0.6931,  6.7012,     inf,     inf])",
-    "AssertionError: loss = inf, gradient = nan",
-    "AssertionError: per-example losses have shape (100, 100), not (100,)",
+    "AssertionError (an error this cell shows on purpose):\nloss = inf, gradient = nan",
+    "AssertionError (an error this cell shows on purpose):\nper-example losses have shape (100, 100), not (100,)",
     "same trajectory at all 300 steps (within 1e-5): True",
     "final loss 0.0972, accuracy 96%",
     "matches the correct gradient: True",
@@ -123,7 +125,7 @@ def test_no_authors_jargon_and_the_run_all_warning():
             assert "seed" not in text.lower(), text[:200]
     intro = "".join(_cells(MASTER)[2]["source"])
     assert "the original notebook this course grew out of" in intro
-    assert "Runtime → Run after" in intro
+    assert "*Run all* runs every cell, in Colab as in Jupyter" in intro
 
 
 def test_exercise_edition_does_not_show_the_vectorized_answer_before_exercise_4():
