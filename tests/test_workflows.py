@@ -1,19 +1,69 @@
-"""The GitHub Actions workflows: actions pinned by commit, the Python matrix, and the classroom workflow's
-reporting step, which gives GitHub Classroom the points the checker computed."""
+"""The GitHub Actions workflows: `make lint-workflows` passes them and fails broken ones; the classroom
+workflow's reporting step gives GitHub Classroom the points the checker computed."""
 from __future__ import annotations
 
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from checker.grading import exports
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
+VENV = pathlib.Path(sys.executable).parent.parent
+ZIZMOR = sys.version_info >= (3, 11)  # zizmor's wheel needs Python 3.11+; `make lint` says so and skips it
+CHECKOUT_V7 = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1"
+
+
+def lint_workflows(folder: pathlib.Path) -> subprocess.CompletedProcess:
+    """`make lint-workflows` from the repository's Makefile, run in `folder` (with its .github/workflows)."""
+    return subprocess.run(["make", "--no-print-directory", "-C", str(folder), "-f", str(ROOT / "Makefile"),
+                           "lint-workflows", f"VENV={VENV}"], capture_output=True, text=True, timeout=120)
+
+
+def copy_with(tmp_path: pathlib.Path, name: str, old: str, new: str) -> pathlib.Path:
+    """A copy of the real workflows in which `old` in `name` is replaced by `new`."""
+    shutil.copytree(WORKFLOWS, tmp_path / ".github" / "workflows")
+    path = tmp_path / ".github" / "workflows" / name
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    return tmp_path
+
+
+def test_the_real_workflows_pass_actionlint_and_zizmor():
+    run = lint_workflows(ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "actionlint" in run.stdout
+    assert ("No findings to report" in run.stdout + run.stderr) if ZIZMOR else "zizmor not run" in run.stdout
+
+
+def test_a_node20_checkout_by_tag_fails_both_linters(tmp_path):
+    folder = copy_with(tmp_path, "ci.yml", CHECKOUT_V7, "actions/checkout@v4")
+    run = lint_workflows(folder)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0, out
+    assert 'runtime "node20" is deprecated' in out and '"actions/checkout@v4"' in out  # actionlint
+    if ZIZMOR:
+        assert "unpinned-uses" in out and "ci.yml" in out
+
+
+@pytest.mark.skipif(not ZIZMOR, reason="zizmor's wheel needs Python 3.11+")
+@pytest.mark.parametrize("name, old, new, finding", [
+    ("ci.yml", "        with:\n          persist-credentials: false\n", "", "artipacked"),
+    ("ci.yml", "    permissions:\n      contents: read\n", "    permissions: write-all\n", "excessive-permissions"),
+    ("classroom.yml", 'run: python -m checker classroom "$GITHUB_WORKSPACE/notebooks/student"',
+     'run: python -m checker classroom "${{ github.event.head_commit.message }}"', "template-injection"),
+])
+def test_zizmor_fails_on_credentials_permissions_and_injection(tmp_path, name, old, new, finding):
+    run = lint_workflows(copy_with(tmp_path, name, old, new))
+    assert run.returncode != 0 and finding in run.stdout + run.stderr, run.stdout + run.stderr
 
 
 def test_every_action_is_pinned_by_commit_with_its_version():
