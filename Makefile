@@ -7,7 +7,7 @@ JOBS   ?= 2
 # e.g. https://download.pytorch.org/whl/cpu: take torch from there (CPU build) before the rest
 TORCH_INDEX ?=
 
-.PHONY: install test unit notebooks lint lab student masters check-editions badges bench clean gpu-check e2e colab-sim
+.PHONY: install test unit notebooks lint lint-workflows lab student masters check-editions badges bench clean gpu-check e2e colab-sim
 
 install:                     ## create .venv with the pinned course environment and the checker
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,20 @@ unit:                        ## the checker's unit tests only (fast)
 notebooks:                   ## both editions under nbval only
 	$(PY) -m pytest -q -n $(JOBS) --dist loadfile $(NBVAL) notebooks
 
-lint:                        ## ruff on the package, tools, tests and notebooks
+lint: lint-workflows         ## ruff on the package, tools, tests and notebooks; the workflows (below)
 	$(PY) -m ruff check .
+
+lint-workflows:              ## actionlint and zizmor (offline) on .github/workflows: fails on what GitHub would not run
+	@status=0; \
+	echo "actionlint .github/workflows"; \
+	$(VENV)/bin/actionlint -no-color -shellcheck= -pyflakes= .github/workflows/*.yml || status=1; \
+	if $(PY) -c 'import sys; sys.exit(sys.version_info >= (3, 11))'; then \
+	  echo "zizmor not run: its wheel needs Python 3.11+ (this venv: $$($(PY) -V))"; \
+	else \
+	  echo "zizmor --offline .github/workflows"; \
+	  $(VENV)/bin/zizmor --offline --no-progress --color=never .github/workflows || status=1; \
+	fi; \
+	exit $$status
 
 lab:                         ## open the lessons in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks
