@@ -7,10 +7,15 @@
    (`pip install -q <url>`), with the GitHub URL replaced by a local clone
    (`git+file://...`). pip's own report lists what it installed: it must be the
    checker alone, no torch reinstall, no new dependency. The wheel's size is printed.
-3. Every student edition executed top to bottom in that venv's kernel. Output is
-   compared laxly (versions legitimately print differently): no unexpected errors,
-   the same checker verdicts as the committed edition, and each widget cell shows an
-   ipywidgets 7 slider and its figure.
+3. Every edition, exercise and solution, executed top to bottom in that venv's kernel the
+   way Colab's "Run all" does it: cell tags dropped (Colab has none, so `raises-exception`
+   would not help) and errors not allowed. Output is compared laxly (versions legitimately
+   print differently): no errors, the same checker verdicts as the committed edition, and
+   each widget cell shows an ipywidgets 7 slider and its figure.
+
+What it cannot reproduce here is printed first: Colab's torch (2.11; PyPI has no CPU-only
+build of it for Linux, so the venv keeps this machine's torch) and Colab's Python (3.12/3.13).
+`make compat` runs the unit tests on Colab's torch in a venv of its own.
 """
 from __future__ import annotations
 
@@ -27,7 +32,10 @@ import nbformat
 
 from tools import colab, editions
 
+# Colab's runtime as of 2026-08 (googlecolab/backend-info): what this simulation cannot match is reported.
+COLAB = {"python": "3.12/3.13", "torch": "2.11.0", "ipywidgets": "7.7.1", "ipykernel": "6.17.1", "IPython": "7.34.0"}
 COLAB_PACKAGES = ["torch==2.13.0", "ipywidgets==7.7.1", "ipykernel==6.17.1", "ipython==7.34.0", "matplotlib==3.10.*"]
+EXPLORER = re.compile(r"^explore_\w+\(", re.MULTILINE)
 VERDICT = re.compile(r'class="checker-result checker-(\w+)"')
 
 
@@ -69,10 +77,12 @@ def execute(path: pathlib.Path, kernel: str, env_prefix: pathlib.Path) -> nbform
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # Colab has no cell tags: a tagged error would stop its Run all
+        cell.metadata.pop("tags", None)
     os.environ["JUPYTER_PATH"] = str(env_prefix / "share" / "jupyter")
     client = NotebookClient(nb, timeout=300, kernel_name=kernel, resources={"metadata": {"path": str(path.parent)}},
                             store_widget_state=True)
-    client.execute()  # raises on any error outside cells tagged raises-exception
+    client.execute()  # allow_errors is False: raises at the first cell that fails, as Colab's Run all stops
     return nb
 
 
@@ -87,7 +97,7 @@ def verdicts(nb) -> list[str]:
 def widget_cells_ok(nb) -> list[str]:
     problems = []
     for index, cell in enumerate(nb.cells):
-        if "nbval-ignore-output" not in cell.metadata.get("tags", []) or "explore" not in cell.source:
+        if cell.cell_type != "code" or not EXPLORER.search(cell.source):  # the cells that show an explorer widget
             continue
         kinds = [list(o.get("data", {})) for o in cell.outputs]
         has_widget = any(editions.WIDGET_VIEW in k for k in kinds)
@@ -95,6 +105,21 @@ def widget_cells_ok(nb) -> list[str]:
         if not (has_widget and has_image):
             problems.append(f"cell {index}: widget {has_widget}, figure {has_image}")
     return problems
+
+
+def not_reproduced(python: pathlib.Path) -> list[str]:
+    """Colab's versions that this venv does not have."""
+    code = ("import sys, torch, IPython; "
+            "print(sys.version.split()[0], torch.__version__.split('+')[0], IPython.__version__)")
+    py, torch, ipython = subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.split()
+    missing = []
+    if not any(py.startswith(v) for v in COLAB["python"].split("/")):
+        missing.append(f"Python {COLAB['python']} (here {py})")
+    if torch != COLAB["torch"]:
+        missing.append(f"torch {COLAB['torch']} (here {torch}: `make compat` runs the unit tests on {COLAB['torch']})")
+    if ipython != COLAB["IPython"]:
+        missing.append(f"IPython {COLAB['IPython']} (here {ipython})")
+    return missing
 
 
 def main() -> int:
@@ -117,22 +142,27 @@ def main() -> int:
         if not torch_line or torch_line[0] not in before:
             problems.append("torch was reinstalled or changed")
 
+        missing = not_reproduced(python)
+        print("Colab's versions not reproduced here: " + ("; ".join(missing) if missing else "none") + "\n")
         kernel = kernel_for(python, tmp / "venv")
-        for path in sorted((clone / colab.COURSE["student_dir"]).glob("[0-9][0-9]_*.ipynb")):
+        paths = [p for folder in (colab.COURSE["student_dir"], colab.COURSE["master_dir"])
+                 for p in sorted((clone / folder).glob("[0-9][0-9]_*.ipynb"))]
+        for path in paths:
             committed = nbformat.read(path, as_version=4)
             try:
                 nb = execute(path, kernel, tmp / "venv")
             except Exception as err:  # noqa: BLE001 - report and go on with the other lessons
-                problems.append(f"{path.name}: failed to run: {str(err)[-800:]}")
+                problems.append(f"{path.parent.name}/{path.name}: failed to run: {str(err)[-800:]}")
                 continue
             same = verdicts(nb) == verdicts(committed)
             widgets = widget_cells_ok(nb)
-            print(f"{path.name}: ran top to bottom; verdicts {verdicts(nb)} "
+            print(f"{path.parent.name}/{path.name}: ran top to bottom, tags ignored, no error; verdicts {verdicts(nb)} "
                   f"{'match' if same else 'DIFFER from'} the committed edition; widget cells "
                   f"{'ok' if not widgets else widgets}")
             if not same:
-                problems.append(f"{path.name}: verdicts differ: {verdicts(nb)} vs {verdicts(committed)}")
-            problems += [f"{path.name}: {p}" for p in widgets]
+                problems.append(f"{path.parent.name}/{path.name}: verdicts differ: "
+                                f"{verdicts(nb)} vs {verdicts(committed)}")
+            problems += [f"{path.parent.name}/{path.name}: {p}" for p in widgets]
         print("\n" + ("colab-sim: all good" if not problems else "colab-sim problems:\n- " + "\n- ".join(problems)))
         return 1 if problems else 0
     finally:
