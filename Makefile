@@ -7,7 +7,7 @@ JOBS   ?= 2
 # e.g. https://download.pytorch.org/whl/cpu: take torch from there (CPU build) before the rest
 TORCH_INDEX ?=
 
-.PHONY: install test unit notebooks lint lint-workflows lab student masters check-editions badges bench clean gpu-check e2e colab-sim
+.PHONY: install test unit notebooks lint lint-workflows lab student masters check-editions badges bench clean gpu-check e2e colab-sim compat
 
 install:                     ## create .venv with the pinned course environment and the checker
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,9 @@ gpu-check:                   ## the checker with CUDA tensors (skips with a clea
 
 e2e:                         ## the student editions in JupyterLab, driven by Chromium (needs Debian's chromium)
 	timeout 900 $(PY) -m pytest -q -p no:cacheprovider e2e
+
+compat:                      ## the unit tests on Colab's torch 2.11 (own venv in .compat/, ~3 GB from PyPI; not in CI)
+	$(PY) -m tools.compat $(if $(COMPAT_TORCH),--torch $(COMPAT_TORCH),) $(if $(COMPAT_PYTHON),--python $(COMPAT_PYTHON),)
 
 colab-sim:                   ## the student editions in a Colab-like venv (ipywidgets 7.7.1, ipykernel 6.17.1)
 	timeout 1200 $(PY) -m tools.colab_sim
