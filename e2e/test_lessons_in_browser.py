@@ -33,7 +33,8 @@ def menu(page, top, item):
 def run_all(page):
     """Clear every output, run all cells, and wait until every code cell has run.
 
-    JupyterLab runs on past cells tagged raises-exception (it sends stop_on_error=False).
+    No cell raises: deliberate errors are shown by checker.expect_error, so Run All reaches every cell
+    (as Colab's Run all, which ignores cell tags, must).
     """
     menu(page, "Edit", "Clear Outputs of All Cells")
     page.wait_for_function("() => !document.querySelector('.jp-Notebook .jp-OutputArea-output')")
