@@ -67,18 +67,20 @@ def _known_mistake(ex, ref, got) -> Optional[str]:
     from .judge import ExerciseDefinitionError, _arguments
 
     for mistake in ex.mistakes:
+        answer = ex.measured(mistake.answer)  # through the exercise's harness, if it has one
         try:
             outs = [
-                to_outputs(mistake.answer(*_arguments(ex, ref.points[i])) if callable(mistake.answer)
-                           else mistake.answer, ref.shapes, ex.outputs)  # a value exercise's mistake is a value
+                to_outputs(answer(*_arguments(ex, ref.points[i])) if callable(answer)
+                           else answer, ref.shapes, ex.outputs)  # a value exercise's mistake is a value
                 for i in ref.valid
             ]
         except Exception as err:
             raise ExerciseDefinitionError(f"{ex.id}: mistake {mistake.id!r} failed: {err!r}") from err
         stacked = [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
+        by = [k for k, name in enumerate(ex.outputs) if mistake.known_by is None or name in mistake.known_by]
         with torch.no_grad():
             # NaN where the mistake gives NaN is part of the mistake (e.g. 0·log(0) in a loss)
-            if matches(got, stacked, ex.tolerance, equal_nan=True):
+            if matches([got[k] for k in by], [stacked[k] for k in by], ex.tolerance, equal_nan=True):
                 return mistake.id
     return None
 

@@ -32,6 +32,10 @@ class Mistake:
     id: str
     answer: Callable[..., Any]
     message: str
+    # The outputs by which this mistake is known (None: all of them). For a mistake that is a family of
+    # wrong answers agreeing on some outputs only, e.g. a finite difference with "a step too small",
+    # whatever the step: their method flags agree, their gradients do not.
+    known_by: Optional[tuple[str, ...]] = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,11 @@ class Exercise:
         (one value when there is one, a tuple in `wrt` order otherwise).
       "value": the answer is a value (a number or a tensor), compared with what
         `reference()` computes by running autograd at check time.
+
+    An answer that is not a function of numbers (a numerical method given a function `f`, a
+    torch.autograd.Function, a class) names a `harness` (checker.harness): the points are then
+    *cases* (pass_as="case", plain values drawn by `sampler`) and the harness measures the
+    answer at each case; `reference(*case)` computes the outputs it is compared with.
     """
 
     id: str
@@ -75,7 +84,7 @@ class Exercise:
     mistakes: tuple[Mistake, ...] = ()
     tolerance: Tolerance = Tolerance()
     kind: str = "gradient"
-    pass_as: str = "float"  # how the answer receives inputs: "float" or "tensor"
+    pass_as: str = "float"  # how the answer receives inputs: "float", "tensor" or "case" (as they are)
     batched: bool = True  # `function` is elementwise, so all points go through autograd at once
     forbid_autograd: bool = True
     # What to say when the answer returns None (graded incorrect, mistake "returned-none"), for exercises
@@ -91,6 +100,14 @@ class Exercise:
     # The name the answer has in the lesson's notebook (`def dz_dx(x)`, `two_backward = ...`), where bulk
     # grading (checker.grading) looks it up. None: the name `signature` starts with, else the id after the dot.
     answer_name: Optional[str] = None
+    # How the answer is measured when it is not a function of numbers (checker.harness.Harness), and
+    # what the exercise edition's answer is before it is attempted, when it is not a function that
+    # raises NotImplementedError (a class whose methods do). None: a plain function.
+    harness: Optional[Any] = None
+    stub: Optional[Any] = None
+    # A lesson figure for a wrong answer: figure(answer, failing cases) -> PNG bytes or None, shown
+    # under the verdict in a notebook (e.g. the smallest graph where an engine goes wrong).
+    figure: Optional[Callable[..., Any]] = None
     _hints_shown: int = field(default=0, repr=False, compare=False)
     # The autograd reference at the exercise's own (deterministic) points, computed by the first
     # check and reused by the next ones. init=False: dataclasses.replace() starts without it.
@@ -107,6 +124,15 @@ class Exercise:
         if self.kind == "value":
             self.batched = False
             self.forbid_autograd = False
+
+    def measured(self, answer: Any) -> Any:
+        """The answer as the judge calls it at a point: the answer itself, or, with a harness, the
+        answer measured by it (a function of a case that returns numbers, see checker.harness)."""
+        if self.harness is None:
+            return answer
+        from .harness import measure
+
+        return measure(self.harness, answer)
 
     @property
     def lesson(self) -> str:
@@ -145,4 +171,6 @@ def solution_source(fn: Callable[..., Any]) -> str:
     name = fn.__name__
     if name.startswith("_"):
         source = source.replace(f"def {name}(", f"def {name.lstrip('_')}(", 1)
+        source = source.replace(f"class {name}(", f"class {name.lstrip('_')}(", 1)
+        source = source.replace(f"class {name}:", f"class {name.lstrip('_')}:", 1)
     return source.rstrip() + "\n"

@@ -135,6 +135,8 @@ def _reference_outputs(ex: Exercise, value) -> tuple[torch.Tensor, ...]:
 def _arguments(ex: Exercise, point: tuple) -> tuple:
     if ex.pass_as == "float":
         return tuple(float(v) for v in point)
+    if ex.pass_as == "case":  # a harness's case: plain values, given as they are
+        return tuple(point)
     return tuple(_as_tensor(v).clone() for v in point)
 
 
@@ -166,6 +168,10 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
 
     if answer is None or answer is Ellipsis:
         return stop("not_attempted", NOT_ATTEMPTED_VALUE if ex.kind == "value" else NOT_ATTEMPTED)
+    if ex.harness is not None:  # a method, a Function, a class: its harness measures it at each case
+        answer = ex.measured(answer)
+        if answer.problem:
+            return stop("error", answer.problem)
     if ex.kind == "value":
         if callable(answer) and not isinstance(answer, torch.Tensor):
             return stop("error", "This question asks for a value; pass the value itself, not a function.")
@@ -290,6 +296,7 @@ def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
     )
     if plot:
         result.curve = curve(ex, answer)
+        result.figure = figure(ex, answer, ref, wrong)
     return result
 
 
@@ -307,6 +314,19 @@ def _at_lesson_points(ex: Exercise, ref: Reference, got: list[torch.Tensor]) -> 
         where = _where(ex, ref.points[i]).strip()  # "at x = 3"
         shown.append(f"A{where[1:]} yours gives {values}.")
     return (" " + " ".join(shown)) if shown else ""
+
+
+def figure(ex: Exercise, answer: Any, ref: Reference, wrong: torch.Tensor) -> Optional[bytes]:
+    """The exercise's own figure of a wrong answer at the points where it is wrong (None if it has none,
+    or if drawing it fails: a figure is a help, never a reason for a verdict to fail)."""
+    if ex.figure is None:
+        return None
+    cases = [ref.points[ref.valid[row]] for row in torch.nonzero(wrong).flatten().tolist()]
+    try:  # autograd allowed: the figure computes its own reference (the answer was judged with the ban)
+        with guard.student_code(ex.time_limit, forbid_autograd=False):
+            return ex.figure(answer, cases)
+    except (Exception, guard.CheckerInterrupt, SystemExit):
+        return None
 
 
 def curve(ex: Exercise, answer: Any, n: int = 121) -> Optional[Curve]:

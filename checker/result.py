@@ -42,6 +42,7 @@ class Result:
     details: list[PointDetail] = field(default_factory=list)
     n_points: int = 0
     curve: Optional[Curve] = field(default=None, repr=False)
+    figure: Optional[bytes] = field(default=None, repr=False)  # PNG: an exercise's own figure of a wrong answer
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -54,6 +55,7 @@ class Result:
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("curve")
+        data.pop("figure")
         data["passed"] = self.passed
         return data
 
