@@ -412,10 +412,15 @@ class Engine(Harness):
 
     name = "engine"
 
+    METHODS = ("__add__", "__mul__", "__pow__", "exp", "log", "tanh", "relu", "backward")
+
     def problem(self, answer):
         if not isinstance(answer, type):
             return (f"The answer must be the class Value itself (`Value`, not `Value(...)`); yours is "
                     f"{describe(answer)}.")
+        missing = [m for m in self.METHODS if not callable(getattr(answer, m, None))]
+        if missing:
+            return f"Your class {answer.__name__} has no method {', '.join(missing)}: the graphs use them all."
         return None
 
     def run(self, Value, program, a, b, c):

@@ -13,6 +13,10 @@ nonce, and the grader ignores lines without it. Nothing a student prints, displa
 writes before the probe runs can pass for the probe's output, and a line written per
 exercise survives a kernel that dies half-way.
 
+An answer that is a class, a torch.autograd.Function or a method given a function is measured by
+its exercise's harness (checker/harness.py, whose source the request carries: it imports nothing
+from the checker), exactly as the notebook's check measures it; the kernel sends back the numbers.
+
 The probe runs in its own namespace (`exec` with fresh globals), so a student's variable
 named `len` or `json` cannot change it. It imports nothing from `checker`. Limits (see
 the README): it runs inside the untrusted kernel, so student code that patches Python
@@ -112,7 +116,8 @@ def _probe(request, user_ns):
     def describe(err):
         summary = f"{type(err).__name__}: {err}".rstrip(": ")
         frames = [f for f in traceback.extract_tb(err.__traceback__)
-                  if not (f.filename == "<grader-probe>" or os.path.abspath(f.filename).startswith(tuple(ours[1:])))]
+                  if not (f.filename in ("<grader-probe>", "<grader-harness>")
+                          or os.path.abspath(f.filename).startswith(tuple(ours[1:])))]
         if not frames:
             return summary
         frame = frames[-1]
@@ -121,6 +126,14 @@ def _probe(request, user_ns):
         return f"{summary} ({where}: {line})" if line else f"{summary} ({where})"
 
     entry_points = request["autograd_entry_points"]  # checker.guard's table, sent by the grader
+
+    # Exercises whose answer is a class, a Function or a method given a function: the grader's own harness
+    # code (checker/harness.py, sent as text) measures the answer here, at the grader's cases.
+    harnesses, answer_problem = {}, ()
+    if request.get("harness_source"):
+        space = {"__name__": "grader_harness"}
+        exec(compile(request["harness_source"], "<grader-harness>", "exec"), space)
+        harnesses, answer_problem = space["HARNESSES"], space["AnswerProblem"]
 
     def forbid():
         saved = []
@@ -140,6 +153,8 @@ def _probe(request, user_ns):
         return saved
 
     def argument(value, pass_as):
+        if pass_as == "case":  # a harness's case: plain values, as they are
+            return value
         if pass_as == "float" or torch is None:
             return float(value) if not isinstance(value, list) else value
         return torch.tensor(value, dtype=torch.float64)
@@ -164,18 +179,28 @@ def _probe(request, user_ns):
         if name not in user_ns:
             return {"missing": True}
         answer = user_ns[name]
-        if ex["kind"] == "value" or not callable(answer) or (torch is not None and isinstance(answer, torch.Tensor)):
-            return {"value": encode(answer)}
-        sig, shown = signature(answer)
-        own_name = getattr(answer, "__name__", None)
-        record = {"callable": True, "name": own_name if isinstance(own_name, str) else None,
-                  "signature": shown, "calls": []}
+        harness = harnesses.get(ex.get("harness")) if answer is not None and answer is not Ellipsis else None
         args_list = [tuple(argument(v, ex["pass_as"]) for v in point) for point in ex["points"]]
-        if sig is not None and args_list:
-            try:
-                sig.bind(*args_list[0])
-            except TypeError:
+        if harness is not None:
+            record = {"callable": True, "name": None, "signature": None, "calls": []}
+            problem = harness.problem(answer)
+            if problem:
+                record["problem"] = str(problem)[:2000]
                 return record
+            call = lambda args: harness.run(answer, *args)  # noqa: E731
+        elif ex["kind"] == "value" or not callable(answer) or (torch is not None and isinstance(answer, torch.Tensor)):
+            return {"value": encode(answer)}
+        else:
+            sig, shown = signature(answer)
+            own_name = getattr(answer, "__name__", None)
+            record = {"callable": True, "name": own_name if isinstance(own_name, str) else None,
+                      "signature": shown, "calls": []}
+            if sig is not None and args_list:
+                try:
+                    sig.bind(*args_list[0])
+                except TypeError:
+                    return record
+            call = lambda args: answer(*args)  # noqa: E731
         in_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
         saved, previous = [], None
         try:
@@ -188,11 +213,13 @@ def _probe(request, user_ns):
             if ex["forbid_autograd"]:
                 saved = forbid()
             for args in args_list:
-                record["calls"].append(encode(answer(*args)))
+                record["calls"].append(encode(call(args)))
         except Timeout:
             record["stop"] = {"kind": "timeout"}
         except AutogradUsed as err:
             record["stop"] = {"kind": "autograd", "what": str(err.args[0] if err.args else "")}
+        except answer_problem as err:  # the answer has not the form asked for: the harness says why
+            record["stop"] = {"kind": "bad_answer", "text": str(err)[:2000]}
         except BaseException as err:  # the student's own errors, SystemExit and KeyboardInterrupt included
             kind = "not_implemented" if isinstance(err, NotImplementedError) else "error"
             record["stop"] = {"kind": kind, "type": type(err).__name__, "text": describe(err)[:2000]}
@@ -226,6 +253,8 @@ def new_nonce() -> str:
 def _point(value: Any, pass_as: str) -> Any:
     import torch
 
+    if pass_as == "case":  # a harness's case is made of plain values (str, int, float) already
+        return value
     if pass_as == "float":
         return float(value)
     if isinstance(value, torch.Tensor):
@@ -244,6 +273,7 @@ def exercise_request(ex) -> dict:
     entry = {
         "id": ex.id, "name": ex.answer_name, "kind": ex.kind, "pass_as": ex.pass_as,
         "forbid_autograd": bool(ex.forbid_autograd), "time_limit": float(ex.time_limit), "points": [],
+        "harness": ex.harness.name if ex.harness is not None else None,
     }
     if ex.kind != "value":
         ref = sampled_reference(ex)
@@ -251,12 +281,23 @@ def exercise_request(ex) -> dict:
     return entry
 
 
+def harness_source(exercises: list[dict]) -> str:
+    """checker/harness.py as text, when an exercise needs it (it imports nothing from the checker)."""
+    if not any(e.get("harness") for e in exercises):
+        return ""
+    import pathlib
+
+    from .. import harness
+
+    return pathlib.Path(harness.__file__).read_text(encoding="utf-8")
+
+
 def cell_source(exercises: list[dict], nonce: str, channel: str) -> str:
     """The probe cell: KERNEL_CODE run with fresh globals, given the request as JSON text."""
     from ..guard import _AUTOGRAD_ENTRY_POINTS
 
     request = json.dumps({"nonce": nonce, "channel": channel, "max_numel": MAX_NUMEL, "exercises": exercises,
-                          "autograd_entry_points": _AUTOGRAD_ENTRY_POINTS})
+                          "autograd_entry_points": _AUTOGRAD_ENTRY_POINTS, "harness_source": harness_source(exercises)})
     tag = f"_grader_builtins_{nonce[:8]}"
     return (
         f"import builtins as {tag}\n"
