@@ -44,7 +44,7 @@ def layout(nodes: Sequence[Node]) -> dict[str, tuple[float, float]]:
 
 def _fmt(value: float) -> str:
     text = f"{value:.4g}"
-    return "0" if text == "-0" else text
+    return "0" if text == "-0" else text.replace("-", "−")  # a real minus sign: a hyphen is too short
 
 
 def graph_figure(

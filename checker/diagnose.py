@@ -67,16 +67,21 @@ def _known_mistake(ex, ref, got) -> Optional[str]:
     from .judge import ExerciseDefinitionError, _arguments
 
     for mistake in ex.mistakes:
-        answer = ex.measured(mistake.answer)  # through the exercise's harness, if it has one
-        try:
-            outs = [
-                to_outputs(answer(*_arguments(ex, ref.points[i])) if callable(answer)
-                           else answer, ref.shapes, ex.outputs)  # a value exercise's mistake is a value
-                for i in ref.valid
-            ]
-        except Exception as err:
-            raise ExerciseDefinitionError(f"{ex.id}: mistake {mistake.id!r} failed: {err!r}") from err
-        stacked = [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
+        cached = ex._mistake_cache.get(mistake.id)
+        if cached is not None and cached[0] is ref:  # the same points as last time: the same outputs
+            stacked = cached[1]
+        else:
+            answer = ex.measured(mistake.answer)  # through the exercise's harness, if it has one
+            try:
+                outs = [
+                    to_outputs(answer(*_arguments(ex, ref.points[i])) if callable(answer)
+                               else answer, ref.shapes, ex.outputs)  # a value exercise's mistake is a value
+                    for i in ref.valid
+                ]
+            except Exception as err:
+                raise ExerciseDefinitionError(f"{ex.id}: mistake {mistake.id!r} failed: {err!r}") from err
+            stacked = [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
+            ex._mistake_cache[mistake.id] = (ref, stacked)
         by = [k for k, name in enumerate(ex.outputs) if mistake.known_by is None or name in mistake.known_by]
         with torch.no_grad():
             # NaN where the mistake gives NaN is part of the mistake (e.g. 0·log(0) in a loss)

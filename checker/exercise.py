@@ -78,6 +78,9 @@ class Exercise:
     points: tuple[tuple, ...] = ()
     sampler: Optional[Callable[[Any], tuple]] = None
     n_samples: int = 32
+    # The sampled points sorted by this key, smallest first, so that the failing points a verdict shows
+    # first are the simplest ones (e.g. the smallest random graph). None: in the order drawn.
+    case_size: Optional[Callable[[tuple], Any]] = None
     wrt: Optional[tuple[str, ...]] = None
     outputs: Optional[tuple[str, ...]] = None
     reference: Optional[Callable[..., Any]] = None
@@ -112,6 +115,8 @@ class Exercise:
     # The autograd reference at the exercise's own (deterministic) points, computed by the first
     # check and reused by the next ones. init=False: dataclasses.replace() starts without it.
     _reference_cache: Any = field(default=None, init=False, repr=False, compare=False)
+    # Each known mistake's outputs at those points, computed the first time a wrong answer is diagnosed.
+    _mistake_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.wrt is None:

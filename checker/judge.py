@@ -47,6 +47,8 @@ def sample_points(ex: Exercise) -> list[tuple]:
         return [()]
     if ex.sampler is not None:
         sampled = [tuple(ex.sampler(generator)) for _ in range(ex.n_samples)]
+        if ex.case_size is not None:
+            sampled.sort(key=ex.case_size)  # stable: equal sizes keep the order drawn
     else:
         lows = torch.tensor([ex.domain[name][0] for name in ex.inputs], dtype=torch.float64)
         highs = torch.tensor([ex.domain[name][1] for name in ex.inputs], dtype=torch.float64)

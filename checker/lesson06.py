@@ -24,6 +24,7 @@ from .harness import (
     execute,
     softplus_inputs,
     softplus_network,
+    statements,
     tensor_from,
 )
 
@@ -781,6 +782,7 @@ engine = Exercise(
     outputs=("out.data", "leaf grads", "leaf grads after a second backward()"),
     sampler=_random_program,
     n_samples=40,
+    case_size=lambda case: len(statements(case[0])),  # the smallest failing graph first
     reference=_engine_reference,
     compared_with="torch.autograd",
     quantity="the gradients",
