@@ -137,6 +137,7 @@ numerical_gradient = Exercise(
     sampler=_sample_function_and_x,
     n_samples=40,
     reference=_numerical_gradient_reference,
+    quantity="autograd's gradient",
     # float32 central differences are good to about 1e-5 at the best step: 1e-3 accepts them, and the
     # method's flags catch what the tolerance lets through (a forward difference in float64)
     tolerance=Tolerance(rtol=1e-3, atol=1e-3),
@@ -315,7 +316,7 @@ def _stable_softplus(z):
 
 
 def _softplus_function(forward=None, local=None, reduce_b=lambda grad: grad.sum(dim=0), incoming=True,
-                       beta_gradient=False, save="z"):
+                       beta_gradient=False, save="z", divide=True):
     """The solution's Function with one thing done differently: forward(z) -> β·y, the local derivative
     local(saved, beta) -> dy/dx, how b's gradient is reduced, the incoming gradient used or not, a
     gradient returned for beta or not, and which tensor is saved ("z" or the output "y")."""
@@ -326,7 +327,7 @@ def _softplus_function(forward=None, local=None, reduce_b=lambda grad: grad.sum(
         @staticmethod
         def forward(ctx, x, b, beta):
             z = beta * (x + b)
-            y = forward(z) / beta
+            y = forward(z) / beta if divide else forward(z)
             ctx.save_for_backward(y if save == "y" else z)
             ctx.beta = beta
             return y
@@ -376,7 +377,7 @@ bias_softplus = Exercise(
     batched=False,
     forbid_autograd=False,
     inputs=("beta", "scale", "seed"),
-    outputs=("y", "dL/dx", "dL/db", "gradcheck passes", "None for beta", "b's gradient fits b"),
+    outputs=("y", "dL/dx", "dL/db", "gradcheck", "None for beta", "b's gradient fits b"),
     sampler=_sample_softplus,
     n_samples=16,
     reference=_softplus_reference,
@@ -424,6 +425,15 @@ bias_softplus = Exercise(
                 "Your forward and your backward both use e^z as written: log(1 + e^z) and e^z / (1 + e^z). For z "
                 "above about 709, e^z is inf in float64 (above 88 in float32): y is inf and the gradient NaN "
                 "(inf/inf). Forward: max(z, 0) + log1p(e^(−|z|)); backward: torch.sigmoid(z)."),
+        Mistake("forward-not-divided-by-beta", _softplus_function(divide=False),
+                "Your forward returns log(1 + e^(β(x + b))) without dividing by β: softplus_β is that divided by β, "
+                "so that for large inputs y ≈ x + b, whatever β."),
+        Mistake("backward-times-beta", _softplus_function(local=lambda z, beta: beta * torch.sigmoid(z)),
+                "Your backward multiplies σ(β(x + b)) by β: the β of the chain rule, d(β(x + b))/dx = β, is cancelled "
+                "by the 1/β in front of the log, so dy/dx = σ(β(x + b)) alone."),
+        Mistake("no-gradient-for-b", _softplus_function(reduce_b=lambda grad: None),
+                "backward returns None for b: autograd then treats b's gradient as 0, and b would never learn. b "
+                "is a tensor that was added to every row of x, so its gradient is grad.sum(dim=0)."),
         Mistake("beta-missing-in-backward", _softplus_function(local=lambda z, beta: torch.sigmoid(z / beta)),
                 "Your backward uses σ(x + b) where it needs σ(β(x + b)): softplus_β(u) = log(1 + e^(βu))/β, and its "
                 "derivative is e^(βu)/(1 + e^(βu)) = σ(βu) (the 1/β cancels the β of the chain rule)."),
@@ -474,6 +484,9 @@ d2z_dx2 = Exercise(
         Mistake("inner-factor-missing", lambda x: 2 * math.cos(x**2) - 2 * x * math.sin(x**2),
                 "The chain rule's inner factor is missing in the second term: d cos(x²)/dx = −sin(x²)·2x, so "
                 "2x·(−sin(x²)·2x) = −4x²·sin(x²)."),
+        Mistake("x-not-squared", lambda x: 2 * math.cos(x**2) - 4 * x * math.sin(x**2),
+                "The second term is 2x·(−sin(x²)·2x) = −4x²·sin(x²): two factors of x, one from the product's 2x and "
+                "one from the chain rule's 2x. Yours has only one."),
         Mistake("sign", lambda x: 2 * math.cos(x**2) + 4 * x**2 * math.sin(x**2),
                 "Sign error: the derivative of cos is −sin, so the second term is −4x²·sin(x²)."),
     ),
@@ -785,7 +798,7 @@ engine = Exercise(
     case_size=lambda case: len(statements(case[0])),  # the smallest failing graph first
     reference=_engine_reference,
     compared_with="torch.autograd",
-    quantity="the gradients",
+    quantity="torch's gradient",
     solution_fn=Value,
     hints=(
         "Each operation's _backward adds (+=) its local derivative times out.grad to each input's .grad: "
@@ -817,6 +830,10 @@ engine = Exercise(
         Mistake("tanh-chain-factor-missing", _engine_with(("(1 - t**2) * out.grad", "(1 - t**2)")),
                 "In tanh, the local derivative 1 − tanh² is not multiplied by out.grad: the chain rule needs "
                 "both. It only shows when tanh is not the last operation (then out.grad is not 1)."),
+        Mistake("output-grad-not-one", _engine_with(("        self.grad = 1.0  # d(out)/d(out)\n", "")),
+                "Every gradient is 0: backward() never sets the output's own grad to 1 (∂out/∂out = 1), so every "
+                "_backward multiplies its local derivative by out.grad = 0. Set self.grad = 1.0 after the reset and "
+                "before the walk."),
         Mistake("grads-not-reset", _engine_with(("            node.grad = 0.0\n", "            pass\n")),
                 "The first backward() is right, the second is not: your backward() does not set the grads "
                 "back to 0 first, so the second call starts from the first call's numbers and every interior "
