@@ -74,11 +74,18 @@ class Measured:
 
     def __init__(self, harness: Harness, answer):
         self.harness, self.answer = harness, answer
-        self.problem = harness.problem(answer)
-        self.__name__ = getattr(answer, "__name__", type(answer).__name__)
+        self.problem = problem_of(harness, answer)
 
     def __call__(self, *case):
         return self.harness.run(self.answer, *case)
+
+
+def problem_of(harness: Harness, answer):
+    """harness.problem(answer), safely: an answer whose attributes raise when looked up is a problem too."""
+    try:
+        return harness.problem(answer)
+    except Exception as err:
+        return f"The checker could not look inside your answer: {type(err).__name__}: {err}"[:500]
 
 
 def measure(harness: Harness, answer) -> Measured:

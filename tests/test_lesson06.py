@@ -345,8 +345,19 @@ def test_a_figure_that_cannot_be_drawn_never_breaks_the_verdict():
         assert (result.status, result.mistake, result.figure) == ("incorrect", "pow-chain-factor-missing", None)
 
 
+class _RaisingMeta(type):
+    def __getattribute__(cls, name):
+        if name == "tanh":
+            raise ValueError("no looking")
+        return super().__getattribute__(name)
+
+
+RAISES_WHEN_INSPECTED = _RaisingMeta("Value", (), {})
+
+
 @pytest.mark.parametrize("answer, words", [
     (ex.Value(1.0), "the class Value itself"),
+    (RAISES_WHEN_INSPECTED, "could not look inside your answer: ValueError: no looking"),
     (type("Value", (), {"__init__": lambda self, data: None}), "has no method __add__"),
     (engine(("out = Value(self.data + other.data, (self, other), \"+\")\n", "return self.data + other.data\n")),
      "should give a Value"),
@@ -407,7 +418,7 @@ BAD_FORMS = {
     "BiasSoftplus": lambda x, b, beta: x,
     "d2z_dx2": lambda x: None,
     "hvp": None,
-    "Value": ex.Value(2.0),
+    "Value": RAISES_WHEN_INSPECTED,
 }
 
 

@@ -129,11 +129,11 @@ def _probe(request, user_ns):
 
     # Exercises whose answer is a class, a Function or a method given a function: the grader's own harness
     # code (checker/harness.py, sent as text) measures the answer here, at the grader's cases.
-    harnesses, answer_problem = {}, ()
+    harnesses, answer_problem, problem_of = {}, (), None
     if request.get("harness_source"):
         space = {"__name__": "grader_harness"}
         exec(compile(request["harness_source"], "<grader-harness>", "exec"), space)
-        harnesses, answer_problem = space["HARNESSES"], space["AnswerProblem"]
+        harnesses, answer_problem, problem_of = space["HARNESSES"], space["AnswerProblem"], space["problem_of"]
 
     def forbid():
         saved = []
@@ -183,7 +183,7 @@ def _probe(request, user_ns):
         args_list = [tuple(argument(v, ex["pass_as"]) for v in point) for point in ex["points"]]
         if harness is not None:
             record = {"callable": True, "name": None, "signature": None, "calls": []}
-            problem = harness.problem(answer)
+            problem = problem_of(harness, answer)
             if problem:
                 record["problem"] = str(problem)[:2000]
                 return record
