@@ -118,6 +118,16 @@ log_softmax = Exercise(
                 "Your log-softmax is NaN or ±inf for large logits: in float32, exp(z) is inf for z above 88.72 "
                 "(and inf / inf is NaN), and exp(z) is 0 for z below about −104 (and 0 / 0 is NaN). Subtract "
                 "each row's max from its logits first: that leaves the softmax unchanged (section 1)."),
+        Mistake("unstable-logsumexp", lambda Z: Z - torch.log(torch.exp(Z).sum(dim=1, keepdim=True)),
+                "Your log-softmax is ±inf for large logits: log Σ exp(z_j) is computed from exp(z_j), which in "
+                "float32 is inf above 88.72 and 0 below about −104, so its log is +inf or −inf. Take the row's "
+                "max m out of the sum first: log Σ exp(z_j) = m + log Σ exp(z_j − m)."),
+        Mistake("max-outside-exp", lambda Z: (Z - Z.max(dim=1, keepdim=True).values) - torch.log(
+                    torch.exp(Z).sum(dim=1, keepdim=True)),
+                "You subtracted the row's max m in front, but the exponentials inside the sum still see the raw "
+                "logits: your result is the log-softmax minus m where it is finite, and ±inf where exp(z) "
+                "overflows or underflows. Subtract m inside the exp too: log softmax(z) = (z − m) − "
+                "log Σ exp(z_j − m)."),
         Mistake("log-of-softmax", lambda Z: torch.log(torch.softmax(Z, dim=1)),
                 "You took the log of a softmax. The softmax itself is computed stably, but a probability below "
                 "about 1e-45 rounds to 0 in float32, and log(0) = −inf, while the log-probability is a "
@@ -168,6 +178,7 @@ ce_grad = Exercise(
     inputs=("Z", "y"),
     wrt=("Z",),
     outputs=("dZ",),
+    quantity="the gradient",
     sampler=_sample_logits,
     pass_as="tensor",
     dtype="float32",
@@ -242,6 +253,7 @@ linear_backward = Exercise(
     inputs=("X", "W", "b", "dY"),
     wrt=("X", "W", "b"),
     outputs=("dX", "dW", "db"),
+    quantity="the gradient",
     sampler=_sample_linear,
     pass_as="tensor",
     batched=False,
@@ -326,6 +338,7 @@ activation_backward = Exercise(
     compared_with="torch.autograd (backward of torch.relu and torch.tanh)",
     inputs=("A", "dH"),
     outputs=("dA_relu", "dA_tanh"),
+    quantity="the gradient",
     sampler=_sample_activation,
     pass_as="tensor",
     batched=False,

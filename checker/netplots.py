@@ -129,7 +129,7 @@ def training_figure(predict: Callable, losses: Sequence[float], X: torch.Tensor,
 
 
 def explore_training(train: Callable, X: torch.Tensor, y: torch.Tensor, widths: Sequence[int] = (2, 4, 8, 16, 32, 64),
-                     learning_rates: Sequence[float] = (0.03, 0.1, 0.3, 1.0, 3.0), width: int = 8,
+                     learning_rates: Sequence[float] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0), width: int = 8,
                      learning_rate: float = 0.3) -> None:
     """Two sliders, the hidden width and the learning rate; each change retrains the network and redraws its
     decision regions and loss curve. train(width, learning_rate) -> (predict, losses, accuracy): predict maps
