@@ -103,14 +103,16 @@ def misshaped_mistake(ex, ref, raws: list) -> Optional[Verdict]:
     shape (m, d), where dW = XᵀdY (d, m) belongs. None if no mistake does, or the answer is not made of numbers."""
     from .judge import _arguments
 
+    def real(v) -> bool:  # numbers a known mistake could give: no bool, complex or meta values
+        if isinstance(v, torch.Tensor):
+            return v.dtype != torch.bool and not v.is_complex() and v.device.type != "meta"
+        return isinstance(v, (float, int)) and not isinstance(v, bool)
+
     def tensors(value) -> Optional[list]:
         values = value if len(ex.outputs) > 1 and isinstance(value, (tuple, list)) else (value,)
-        if len(values) != len(ex.outputs) or not all(isinstance(v, (torch.Tensor, float, int)) for v in values):
+        if len(values) != len(ex.outputs) or not all(real(v) for v in values):
             return None
-        try:
-            return [torch.as_tensor(v).detach().to(device="cpu", dtype=torch.float64) for v in values]
-        except Exception:  # a meta or complex tensor: not a shape mistake of ours
-            return None
+        return [torch.as_tensor(v).detach().to(device="cpu", dtype=torch.float64) for v in values]
 
     def same(a, b) -> bool:
         return a is not None and b is not None and all(
