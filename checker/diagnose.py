@@ -62,8 +62,10 @@ def matches(got: list[torch.Tensor], other: list[torch.Tensor], tol, equal_nan: 
     return bool(right.all())
 
 
-def _known_mistake(ex, ref, got) -> Optional[str]:
-    from .convert import to_outputs
+def _known_mistake(ex, ref, got, stage: Optional[int] = None) -> Optional[str]:
+    """The first known mistake that gives the answer's values at every point; with `stage` (a staged exercise),
+    the first whose own first wrong stage is that one and gives the answer's value there."""
+    from .convert import BadAnswer
     from .judge import ExerciseDefinitionError, _arguments
 
     for mistake in ex.mistakes:
@@ -74,19 +76,77 @@ def _known_mistake(ex, ref, got) -> Optional[str]:
             answer = ex.measured(mistake.answer)  # through the exercise's harness, if it has one
             try:
                 outs = [
-                    to_outputs(answer(*_arguments(ex, ref.points[i])) if callable(answer)
-                               else answer, ref.shapes, ex.outputs)  # a value exercise's mistake is a value
-                    for i in ref.valid
+                    ref.conform(row, answer(*_arguments(ex, ref.points[i])) if callable(answer)
+                                else answer, ex.outputs)  # a value exercise's mistake is a value
+                    for row, i in enumerate(ref.valid)
                 ]
+                stacked = [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
+            except BadAnswer:  # a mistake of the wrong shape: misshaped_mistake() recognises it
+                stacked = None
             except Exception as err:
                 raise ExerciseDefinitionError(f"{ex.id}: mistake {mistake.id!r} failed: {err!r}") from err
-            stacked = [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
             ex._mistake_cache[mistake.id] = (ref, stacked)
+        if stacked is None:
+            continue
         by = [k for k, name in enumerate(ex.outputs) if mistake.known_by is None or name in mistake.known_by]
         with torch.no_grad():
             # NaN where the mistake gives NaN is part of the mistake (e.g. 0·log(0) in a loss)
-            if matches([got[k] for k in by], [stacked[k] for k in by], ex.tolerance, equal_nan=True):
+            if stage is None and matches([got[k] for k in by], [stacked[k] for k in by], ex.tolerance,
+                                         equal_nan=True):
                 return mistake.id
+            if (stage is not None and _first_wrong_output(ex, ref, stacked) == stage
+                    and matches([got[stage]], [stacked[stage]], ex.tolerance, equal_nan=True)):
+                return mistake.id
+    return None
+
+
+def _first_wrong_output(ex, ref, got) -> Optional[int]:
+    for k, (g, e) in enumerate(zip(got, ref.expected)):
+        if wrong_points([g], [e], ex.tolerance).any():
+            return k
+    return None
+
+
+def misshaped_mistake(ex, ref, raws: list) -> Optional[Verdict]:
+    """For an answer whose output has the wrong shape: the known mistake that returns the same shapes and values
+    at every point evaluated so far (`raws`, what the answer returned, the last one misshaped), e.g. dYᵀX, of
+    shape (m, d), where dW = XᵀdY (d, m) belongs. None if no mistake does, or the answer is not made of numbers."""
+    from .judge import _arguments
+
+    def real(v) -> bool:  # numbers a known mistake could give: no bool, complex or meta values
+        if isinstance(v, torch.Tensor):
+            return v.dtype != torch.bool and not v.is_complex() and v.device.type != "meta"
+        return isinstance(v, (float, int)) and not isinstance(v, bool)
+
+    def tensors(value) -> Optional[list]:
+        values = value if len(ex.outputs) > 1 and isinstance(value, (tuple, list)) else (value,)
+        if len(values) != len(ex.outputs) or not all(real(v) for v in values):
+            return None
+        return [torch.as_tensor(v).detach().to(device="cpu", dtype=torch.float64) for v in values]
+
+    def same(a, b) -> bool:
+        return a is not None and b is not None and all(
+            x.shape == y.shape and bool(torch.isclose(x, y, rtol=ex.tolerance.rtol, atol=ex.tolerance.atol,
+                                                      equal_nan=True).all())
+            for x, y in zip(a, b))
+
+    answered = [tensors(raw) for raw in raws]
+    if not raws or any(a is None for a in answered):
+        return None
+    for mistake in ex.mistakes:
+        try:
+            theirs = [tensors(mistake.answer(*_arguments(ex, ref.points[i]))) for i in ref.valid[:len(raws)]]
+        except Exception:  # this mistake fails here: it is not the answer's
+            continue
+        if all(same(a, t) for a, t in zip(answered, theirs)):
+            point = ref.points[ref.valid[len(raws) - 1]]
+            inputs = {name: fmt(v) for name, v in zip(ex.inputs, point)}
+
+            def shapes(ts):
+                return ", ".join(f"{name}: shape {tuple(t.shape)}" for name, t in zip(ex.outputs, ts))
+
+            expected = shapes([torch.empty(s) for s in ref.shapes_at(len(raws) - 1)])
+            return Verdict(mistake.message, mistake.id, [PointDetail(inputs, expected, shapes(answered[-1]))])
     return None
 
 
@@ -184,16 +244,29 @@ def _reordered(ex, ref, got) -> Optional[str]:
 
 def _details(ex, ref, got, wrong, outputs: list[str]) -> list[PointDetail]:
     """Up to three failing points; with several outputs, only `outputs` are shown, by name."""
-    def shown(tensors, row):
-        if len(tensors) == 1:
-            return fmt(tensors[0][row])
-        return ", ".join(f"{name} = {fmt(t[row])}" for name, t in zip(ex.outputs, tensors) if name in outputs)
+    def at(t, row, k):  # without the padding of data sets of different sizes
+        return t[row][tuple(slice(0, n) for n in ref.shapes_at(row)[k])]
+
+    def pair(row, k) -> tuple[str, str]:
+        """Output k at this point, expected and got; of a larger tensor, the entry where they differ most."""
+        e, g = at(ref.expected[k], row, k), at(got[k], row, k)
+        if e.numel() <= 4:
+            return fmt(e), fmt(g)
+        index = tuple(int(i) for i in torch.unravel_index(torch.argmax((g - e).abs().nan_to_num(math.inf)), e.shape))
+        where = f"{ex.outputs[k]}[{', '.join(map(str, index))}]"
+        return f"{where} = {fmt(e[index])}", f"{where} = {fmt(g[index])}"
+
+    def shown(row, side):
+        if len(got) == 1:
+            return pair(row, 0)[side]
+        return ", ".join(pair(row, k)[side] if at(got[k], row, k).numel() > 4 else f"{name} = {pair(row, k)[side]}"
+                         for k, name in enumerate(ex.outputs) if name in outputs)
 
     details = []
     for row in torch.nonzero(wrong).flatten().tolist()[:MAX_DETAILS]:
         point = ref.points[ref.valid[row]]
         inputs = {name: fmt(v) for name, v in zip(ex.inputs, point)}
-        details.append(PointDetail(inputs, shown(ref.expected, row), shown(got, row)))
+        details.append(PointDetail(inputs, shown(row, 0), shown(row, 1)))
     return details
 
 
@@ -201,9 +274,35 @@ def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _first_wrong_stage(ex, ref, got, wrong_names: list[str]) -> Verdict:
+    """A staged exercise: the verdict is about the first wrong stage, the later ones may only inherit its error."""
+    names = ex.outputs
+    k = names.index(wrong_names[0])
+    wrong_here = wrong_points([got[k]], [ref.expected[k]], ex.tolerance)
+    details = _details(ex, ref, got, wrong_here, [names[k]])
+    mistake_id = _known_mistake(ex, ref, got, stage=k)
+    if mistake_id is not None:
+        return Verdict(next(m.message for m in ex.mistakes if m.id == mistake_id), mistake_id, details)
+    right, later = list(names[:k]), wrong_names[1:]
+    if right:
+        head = f"{_and(right)} {'is' if len(right) == 1 else 'are'} right; {names[k]} is the first stage that is not"
+    else:
+        head = f"{names[k]}, the first stage, is not right"
+    if later:
+        head += (f" ({_and(later)} {'is' if len(later) == 1 else 'are'} wrong too: start with {names[k]}, "
+                 "later stages are computed from the earlier ones)")
+    hint = " (`hint()` gives a hint.)" if ex.hints else ""
+    explanation = _pattern(ex, ref, got[k], ref.expected[k], names[k]) or (
+        f"It differs from {ex.quantity} at {int(wrong_here.sum())} of the {int(wrong_here.numel())} points "
+        f"checked.{hint}")
+    return Verdict(f"{head}. {explanation}", None, details)
+
+
 def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
     names = ex.outputs
     wrong_names = [n for n, g, e in zip(names, got, ref.expected) if wrong_points([g], [e], ex.tolerance).any()]
+    if ex.staged:
+        return _first_wrong_stage(ex, ref, got, wrong_names)
     details = _details(ex, ref, got, wrong, wrong_names)
     mistake_id = _known_mistake(ex, ref, got)
     if mistake_id is not None:

@@ -88,6 +88,10 @@ class Exercise:
     tolerance: Tolerance = Tolerance()
     kind: str = "gradient"
     pass_as: str = "float"  # how the answer receives inputs: "float", "tensor" or "case" (as they are)
+    # With pass_as="tensor": the dtype of the float tensors the answer receives. "float32" where stability in
+    # float32 is the point (an overflow at logits near 89); the reference is still float64. Integer tensors
+    # (class labels) are passed as they are.
+    dtype: str = "float64"
     batched: bool = True  # `function` is elementwise, so all points go through autograd at once
     forbid_autograd: bool = True
     # What to say when the answer returns None (graded incorrect, mistake "returned-none"), for exercises
@@ -96,6 +100,11 @@ class Exercise:
     none_message: Optional[str] = None
     time_limit: float = 5.0
     max_score: float = 1.0
+    # The outputs are the stages of one computation, in the order it runs (a backward pass: dlogits, dW2, ...,
+    # each from the ones before). A wrong answer is judged at its first wrong stage: the verdict names it and
+    # the stages before it that are right, and a known mistake is recognised by its value at that stage alone,
+    # whatever the later stages inherited.
+    staged: bool = False
     # What the reference is and what it computes, as the verdicts name them; change them
     # for exercises whose `reference` is not autograd's derivative (e.g. a loss value).
     compared_with: str = "torch.autograd"

@@ -36,7 +36,26 @@ class Reference:
     expected: list[torch.Tensor]  # one stacked tensor per output: (n_valid, *shape)
     values: Optional[torch.Tensor]  # the function's own value at each valid point, when scalar
     valid: list[int]  # indices into points where the reference is finite
-    shapes: list[tuple]
+    shapes: list[tuple]  # per output; for data sets of different sizes, the largest along each dim
+    # Per valid point, per output, where the shapes differ from point to point (None where they do not):
+    # every output is then zero-padded to `shapes`, the answer's like the reference's, so padding always agrees.
+    point_shapes: Optional[list[list[tuple]]] = None
+
+    def shapes_at(self, row: int) -> list[tuple]:
+        return self.shapes if self.point_shapes is None else self.point_shapes[row]
+
+    def conform(self, row: int, raw: Any, names) -> tuple[torch.Tensor, ...]:
+        """An answer's outputs at valid point `row` as float64 tensors of the reference's shapes (padded)."""
+        outputs = convert.to_outputs(raw, self.shapes_at(row), names)
+        return outputs if self.point_shapes is None else tuple(_pad(t, s) for t, s in zip(outputs, self.shapes))
+
+
+def _pad(t: torch.Tensor, shape: tuple) -> torch.Tensor:
+    if tuple(t.shape) == tuple(shape):
+        return t
+    padded = t.new_zeros(shape)
+    padded[tuple(slice(0, n) for n in t.shape)] = t
+    return padded
 
 
 # -- points ---------------------------------------------------------------------
@@ -92,6 +111,7 @@ def compute_reference(ex: Exercise, points: list[tuple]) -> Reference:
     try:
         with torch.enable_grad():
             # every output stacked over the points: (n_points, *shape)
+            point_shapes = None
             if ex.batched:
                 stacked, values = _autograd_batched(ex, points)
             else:
@@ -100,6 +120,15 @@ def compute_reference(ex: Exercise, points: list[tuple]) -> Reference:
                 else:
                     pairs = [_autograd(ex, p) for p in points]
                     outputs, values = [grads for grads, _ in pairs], torch.stack([value for _, value in pairs])
+                point_shapes = [[tuple(o.shape) for o in out] for out in outputs]
+                if any(shapes != point_shapes[0] for shapes in point_shapes):  # data sets of different sizes
+                    if any(len(a) != len(b) for shapes in point_shapes for a, b in zip(shapes, point_shapes[0])):
+                        raise ExerciseDefinitionError(f"{ex.id}: an output's number of dimensions varies")
+                    largest = [tuple(map(max, *(shapes[k] for shapes in point_shapes))) if point_shapes[0][k] else ()
+                               for k in range(len(outputs[0]))]
+                    outputs = [tuple(_pad(o, s) for o, s in zip(out, largest)) for out in outputs]
+                else:
+                    point_shapes = None
                 stacked = [torch.stack([out[k] for out in outputs]) for k in range(len(outputs[0]))]
     except ExerciseDefinitionError:
         raise
@@ -115,7 +144,9 @@ def compute_reference(ex: Exercise, points: list[tuple]) -> Reference:
     shapes = [tuple(t.shape[1:]) for t in stacked]
     if values is not None:
         values = values[finite]
-    return Reference(points, expected, values, valid, shapes)
+    if point_shapes is not None:
+        point_shapes = [point_shapes[i] for i in valid]
+    return Reference(points, expected, values, valid, shapes, point_shapes)
 
 
 def sampled_reference(ex: Exercise) -> Reference:
@@ -139,7 +170,14 @@ def _arguments(ex: Exercise, point: tuple) -> tuple:
         return tuple(float(v) for v in point)
     if ex.pass_as == "case":  # a harness's case: plain values, given as they are
         return tuple(point)
-    return tuple(_as_tensor(v).clone() for v in point)
+    return tuple(_tensor_argument(ex, v) for v in point)
+
+
+def _tensor_argument(ex: Exercise, value) -> torch.Tensor:
+    """A fresh copy for the answer: float values in the exercise's dtype, integer tensors (labels) as they are."""
+    if isinstance(value, torch.Tensor) and not (value.is_floating_point() or value.is_complex()):
+        return value.detach().to("cpu").clone()
+    return _as_tensor(value).to(getattr(torch, ex.dtype)).clone()
 
 
 def _signature_problem(ex: Exercise, answer: Any, args: tuple) -> Optional[str]:
@@ -191,16 +229,22 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
             return stop("error", problem)
         calls = [lambda args=args: answer(*args) for args in args_list]
 
-    got, eps = [], 0.0
+    got, eps, raws = [], 0.0, []
     try:
         with guard.student_code(ex.time_limit, ex.forbid_autograd):
             for call in calls:
                 raw = call()
-                got.append(convert.to_outputs(raw, ref.shapes, ex.outputs))
+                raws.append(raw)
+                got.append(ref.conform(len(got), raw, ex.outputs))
                 eps = max(eps, convert.precision(raw))
     except KeyboardInterrupt:
         raise
     except BaseException as err:
+        if isinstance(err, convert.BadAnswer) and ex.kind == "gradient":  # a wrong shape can be a known mistake
+            verdict = diagnose.misshaped_mistake(ex, ref, raws)
+            if verdict is not None:
+                return Result(ex.id, "incorrect", verdict.message, title=ex.title, max_score=ex.max_score,
+                              mistake=verdict.mistake, details=verdict.details)
         # the point where it stopped: the first without an output (named only now, as formatting costs time)
         where = _where(ex, ref.points[ref.valid[len(got)]]) if len(got) < len(ref.valid) else ""
         return _stopped(ex, err, where, stop)
@@ -260,7 +304,7 @@ def _where(ex: Exercise, point: tuple) -> str:
 # -- putting it together ------------------------------------------------------------
 def grade(exercise: Union[Exercise, str], answer: Any, *, plot: bool = False) -> Result:
     """Grade one answer. `plot=True` adds the data for a plot when the answer is wrong."""
-    with guard.on_cpu():
+    with guard.on_cpu(), guard.one_thread():
         return _grade(exercise, answer, plot)
 
 

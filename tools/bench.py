@@ -1,8 +1,9 @@
 """`make bench`: the course's speed figures, printed (never asserted in tests).
 
 1. What `import checker` adds over `import torch` (fresh interpreters, median of 7).
-2. Median `grade` latency at 33 points, without the plot, for a correct and a wrong
-   answer: lesson 01's dz/dx, and the slowest exercise of the course.
+2. Median `grade` latency at each exercise's points (33 for most; 32 sampled data sets of different
+   sizes in lesson 05), without the plot, for a correct and a wrong answer (its first known mistake),
+   per exercise and per lesson.
 3. `pytest --nbval` over the course's notebooks (both editions) against the same
    number of bare notebooks that only `import torch`, in the same run and settings.
 
@@ -171,6 +172,10 @@ def main() -> int:
     print(f"{'exercise':<{width}}  points  correct ms  wrong ms")
     for ex_id, n, good, bad in rows:
         print(f"{ex_id:<{width}}  {n:>6}  {good:>10.2f}  {bad:>8.2f}")
+    for lesson in sorted({ex_id.split(".")[0] for ex_id, *_ in rows}):
+        own = [r for r in rows if r[0].startswith(lesson + ".")]
+        print(f"{lesson}: median over its {len(own)} exercises: correct {statistics.median(r[2] for r in own):.2f} ms, "
+              f"wrong {statistics.median(r[3] for r in own):.2f} ms")
     worst_good, worst_bad = max(r[2] for r in rows), max(r[3] for r in rows)
     median_good = statistics.median(r[2] for r in rows)
     median_bad = statistics.median(r[3] for r in rows)

@@ -152,12 +152,12 @@ def _probe(request, user_ns):
             setattr(owner, name, refuse)
         return saved
 
-    def argument(value, pass_as):
+    def argument(value, pass_as, dtype):
         if pass_as == "case":  # a harness's case: plain values, as they are
             return value
         if pass_as == "float" or torch is None:
             return float(value) if not isinstance(value, list) else value
-        return torch.tensor(value, dtype=torch.float64)
+        return torch.tensor(value, dtype=getattr(torch, dtype))
 
     def signature(answer):
         try:
@@ -180,7 +180,8 @@ def _probe(request, user_ns):
             return {"missing": True}
         answer = user_ns[name]
         harness = harnesses.get(ex.get("harness")) if answer is not None and answer is not Ellipsis else None
-        args_list = [tuple(argument(v, ex["pass_as"]) for v in point) for point in ex["points"]]
+        args_list = [tuple(argument(v, ex["pass_as"], d) for v, d in zip(point, ex["dtypes"]))
+                     for point in ex["points"]]
         if harness is not None:
             record = {"callable": True, "name": None, "signature": None, "calls": []}
             problem = problem_of(harness, answer)
@@ -258,8 +259,19 @@ def _point(value: Any, pass_as: str) -> Any:
     if pass_as == "float":
         return float(value)
     if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():  # class labels: integers, sent as they are
+            return value.detach().tolist()
         return value.detach().to(dtype=torch.float64).tolist()
     return float(value)
+
+
+def _dtype(ex, value: Any) -> str:
+    """The dtype the answer receives `value` in, as judge._tensor_argument gives it."""
+    import torch
+
+    if isinstance(value, torch.Tensor) and not value.is_floating_point():
+        return str(value.dtype).replace("torch.", "")
+    return ex.dtype
 
 
 def exercise_request(ex) -> dict:
@@ -274,10 +286,12 @@ def exercise_request(ex) -> dict:
         "id": ex.id, "name": ex.answer_name, "kind": ex.kind, "pass_as": ex.pass_as,
         "forbid_autograd": bool(ex.forbid_autograd), "time_limit": float(ex.time_limit), "points": [],
         "harness": ex.harness.name if ex.harness is not None else None,
+        "dtypes": [],
     }
     if ex.kind != "value":
         ref = sampled_reference(ex)
         entry["points"] = [[_point(v, ex.pass_as) for v in ref.points[i]] for i in ref.valid]
+        entry["dtypes"] = [_dtype(ex, v) for v in ref.points[ref.valid[0]]]
     return entry
 
 
