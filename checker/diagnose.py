@@ -26,6 +26,7 @@ class Verdict:
     message: str
     mistake: Optional[str] = None
     details: list[PointDetail] = field(default_factory=list)
+    diagnosis: Optional[str] = None  # the generic pattern's id ("sign", "factor", ...) when no known mistake fits
 
 
 def fmt(value) -> str:
@@ -163,39 +164,39 @@ def _constant(values: torch.Tensor, floor: float = 0.0) -> Optional[float]:
     return None
 
 
-def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[str]:
-    """A generic explanation of how output `name` (stacked over points) is wrong."""
+def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[tuple[str, str]]:
+    """A generic explanation of how output `name` (stacked over points) is wrong: (diagnosis id, text)."""
     flat_g, flat_e = g.reshape(-1), e.reshape(-1)
     single = flat_e.numel() == 1  # a value exercise: one number, so no "at every point"
     everywhere = "" if single else " at every point checked"
     if not torch.isfinite(flat_g).all():
         where = "" if single else " at some points"
-        return (f"{name} is not a finite number{where} (NaN or infinity). "
+        return "not-finite", (f"{name} is not a finite number{where} (NaN or infinity). "
                 "Look for a division by zero, a log of 0 or of a negative number, or an overflow.")
     scale = float(flat_e.abs().max()) or 1.0
     if torch.allclose(flat_g, -flat_e, rtol=ex.tolerance.rtol, atol=ex.tolerance.atol):
-        return f"{name} has the right size but the wrong sign{everywhere}: check each minus sign."
+        return "sign", f"{name} has the right size but the wrong sign{everywhere}: check each minus sign."
     if single:  # with one number, any ratio or offset would look "constant"
         return None
     if float(flat_g.abs().max()) == 0.0:
-        return f"{name} is 0{everywhere}, but {ex.quantity} is not."
+        return "zero", f"{name} is 0{everywhere}, but {ex.quantity} is not."
     usable = flat_e.abs() > 1e-3 * scale
     ratio = _constant(flat_g[usable] / flat_e[usable])
     if ratio is not None and not math.isclose(ratio, 1.0, rel_tol=1e-4):
-        return (f"{name} is {ratio:.4g} times the correct value{everywhere}: "
+        return "factor", (f"{name} is {ratio:.4g} times the correct value{everywhere}: "
                 "a constant factor is missing or extra somewhere.")
     offset = _constant(flat_g - flat_e, floor=1e-3 * scale)
     if offset is not None:
-        return (f"{name} is off by the same constant ({offset:+.4g}){everywhere}: "
+        return "offset", (f"{name} is off by the same constant ({offset:+.4g}){everywhere}: "
                 "a constant term is missing or extra. Remember that the derivative of a constant is 0.")
     if ref.values is not None and g.shape == ref.values.shape and torch.allclose(
         g, ref.values, rtol=ex.tolerance.rtol, atol=ex.tolerance.atol
     ):
-        return f"{name} equals the function itself, not its derivative: differentiate it."
+        return "function-itself", f"{name} equals the function itself, not its derivative: differentiate it."
     return None
 
 
-def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[str]:
+def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[tuple[str, str]]:
     """For one-input exercises: right for x > 0 only, or for x < 0 only."""
     if ex.kind != "gradient" or len(ex.inputs) != 1 or ex.pass_as != "float":
         return None
@@ -205,12 +206,12 @@ def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[str]:
     for good, bad in ((">", "<"), ("<", ">")):
         sign = 1 if good == ">" else -1
         if right.any() and bool((sign * xs[right] > 0).all()) and bool((sign * xs[wrong] < 0).all()):
-            return (f"Your answer is right for {x} {good} 0 but wrong for {x} {bad} 0: "
+            return "one-side", (f"Your answer is right for {x} {good} 0 but wrong for {x} {bad} 0: "
                     "check the signs (an abs() or a square?).")
     return None
 
 
-def _only_at_lesson_points(ex, ref, wrong: torch.Tensor) -> Optional[str]:
+def _only_at_lesson_points(ex, ref, wrong: torch.Tensor) -> Optional[tuple[str, str]]:
     """Right exactly at the lesson's own points: a number was fitted, not a function written."""
     lesson_rows = [row for row, index in enumerate(ref.valid) if index < len(ex.points)]
     if not lesson_rows or bool(wrong[lesson_rows].any()) or int((~wrong).sum()) != len(lesson_rows):
@@ -219,7 +220,8 @@ def _only_at_lesson_points(ex, ref, wrong: torch.Tensor) -> Optional[str]:
         ", ".join(f"{name} = {fmt(v)}" for name, v in zip(ex.inputs, ref.points[ref.valid[row]]))
         for row in lesson_rows
     )
-    return (f"Your answer is right at {where}, the lesson's own point, but not at the other points checked. "
+    return "only-lesson-point", (
+            f"Your answer is right at {where}, the lesson's own point, but not at the other points checked. "
             f"{ex.quantity[0].upper() + ex.quantity[1:]} is a function of the inputs, "
             "so your answer must be right for every input, not just this one.")
 
@@ -292,10 +294,10 @@ def _first_wrong_stage(ex, ref, got, wrong_names: list[str]) -> Verdict:
         head += (f" ({_and(later)} {'is' if len(later) == 1 else 'are'} wrong too: start with {names[k]}, "
                  "later stages are computed from the earlier ones)")
     hint = " (`hint()` gives a hint.)" if ex.hints else ""
-    explanation = _pattern(ex, ref, got[k], ref.expected[k], names[k]) or (
+    diagnosis, explanation = _pattern(ex, ref, got[k], ref.expected[k], names[k]) or ("other",
         f"It differs from {ex.quantity} at {int(wrong_here.sum())} of the {int(wrong_here.numel())} points "
         f"checked.{hint}")
-    return Verdict(f"{head}. {explanation}", None, details)
+    return Verdict(f"{head}. {explanation}", None, details, diagnosis)
 
 
 def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
@@ -310,7 +312,7 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
         return Verdict(message, mistake_id, details)
     reordered = _reordered(ex, ref, got)
     if reordered:
-        return Verdict(reordered, None, _details(ex, ref, got, wrong, list(names)))
+        return Verdict(reordered, None, _details(ex, ref, got, wrong, list(names)), "reordered")
 
     prefix = ""
     if len(names) > 1:
@@ -320,17 +322,18 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
     first = names.index(wrong_names[0])
     shown = "Your answer" if len(names) == 1 else wrong_names[0]
     hint = " (`hint()` gives a hint.)" if ex.hints else ""
-    explanation = (_pattern(ex, ref, got[first], ref.expected[first], shown)
-                   or _only_at_lesson_points(ex, ref, wrong) or _side_of_domain(ex, ref, wrong))
-    if explanation:
-        return Verdict(prefix + explanation, None, details)
+    found = (_pattern(ex, ref, got[first], ref.expected[first], shown)
+             or _only_at_lesson_points(ex, ref, wrong) or _side_of_domain(ex, ref, wrong))
+    if found:
+        return Verdict(prefix + found[1], None, details, found[0])
     if ex.kind == "value":
         return Verdict(prefix + f"Not yet: that is not what {ex.compared_with} gives. Think it through again, "
-                       "or run the code and find out why." + hint, None, details)
+                       "or run the code and find out why." + hint, None, details, "other")
     n_wrong, n = int(wrong.sum()), int(wrong.numel())
     subject = "It differs" if prefix else "Not yet: your answer differs"
     return Verdict(
         prefix + f"{subject} from {ex.quantity} at {n_wrong} of the {n} points checked." + hint,
         None,
         details,
+        "other",
     )

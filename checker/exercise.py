@@ -36,6 +36,9 @@ class Mistake:
     # wrong answers agreeing on some outputs only, e.g. a finite difference with "a step too small",
     # whatever the step: their method flags agree, their gradients do not.
     known_by: Optional[tuple[str, ...]] = None
+    # The lesson section that teaches the point (a heading of the notebook), for the class report; "": the
+    # exercise's own title stands for it.
+    section: str = ""
 
 
 @dataclass(frozen=True)

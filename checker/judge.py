@@ -203,8 +203,9 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
     """The answer's outputs at every valid point and the machine epsilon of their least
     precise dtype, or a Result explaining why there are none."""
 
-    def stop(status, message, mistake=None):
-        return Result(ex.id, status, message, title=ex.title, max_score=ex.max_score, mistake=mistake)
+    def stop(status, message, mistake=None, diagnosis=None):
+        return Result(ex.id, status, message, title=ex.title, max_score=ex.max_score, mistake=mistake,
+                      diagnosis=diagnosis)
 
     if answer is None or answer is Ellipsis:
         return stop("not_attempted", NOT_ATTEMPTED_VALUE if ex.kind == "value" else NOT_ATTEMPTED)
@@ -263,7 +264,7 @@ def _stopped(ex: Exercise, err: BaseException, where: str, stop) -> Result:
     if isinstance(err, (NotImplementedError, convert.NotAttempted)):
         return stop("not_attempted", NOT_ATTEMPTED)
     if isinstance(err, convert.BadAnswer):
-        return stop("error", f"{err}{' (' + where.strip() + ')' if where else ''}")
+        return stop("error", f"{err}{' (' + where.strip() + ')' if where else ''}", diagnosis="wrong-shape")
     if isinstance(err, guard.AutogradUsed):
         return stop(
             "incorrect",
@@ -338,7 +339,7 @@ def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
     verdict = diagnose.explain(ex, ref, got, wrong)
     result = Result(
         ex.id, "incorrect", verdict.message, title=ex.title, max_score=ex.max_score,
-        mistake=verdict.mistake, details=verdict.details, n_points=n,
+        mistake=verdict.mistake, diagnosis=verdict.diagnosis, details=verdict.details, n_points=n,
     )
     if plot:
         result.curve = curve(ex, answer)
