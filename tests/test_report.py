@@ -103,8 +103,10 @@ def test_counts_rankings_and_sections(shards):
     assert (top[0].exercise_id, top[0].id, top[0].count) == (DZ, "missing-inner-factor", 3)
     assert "other" not in [c.id for c in top] and len(top) == 7
     assert [(s.exercise_id, s.not_attempted) for s in rep.most_skipped] == [(DG, 3), (DY, 1), (DZ, 1)]
-    assert [(b.low, b.count) for b in rep.histogram] == [(0.0, 4), (1.0, 3), (2.0, 0)]
+    assert [(b.low, b.count) for b in rep.histogram] == [(0.0, 4), (1.0, 3), (2.0, 0), (3.0, 0)]
     assert rep.mean_score == pytest.approx(3 / 7)
+    assert [(b.low, b.high) for b in report._histogram([0, 25, 50], 50)][-1] == (45.0, 50.0)
+    assert [b.count for b in report._histogram([0, 25, 50], 50)] == [1, 0, 0, 0, 0, 1, 0, 0, 0, 1]
     assert json.loads(json.dumps(rep.to_dict()))["top_misconceptions"][0]["id"] == "missing-inner-factor"
 
 

@@ -121,12 +121,13 @@ def _ranked(counts: list[Count]) -> list[Count]:
 
 
 def _histogram(totals: list[float], max_score: float) -> list[Bin]:
-    """Totals in bins of width 1 (up to 20 points), else in 10 equal bins; the last bin includes max_score."""
+    """Up to 20 points: one bin per whole point, 0 to max_score ([k, k+1)); above: 10 equal bins, the last one
+    including max_score."""
     top = max([max_score, *totals], default=0.0)
-    if top <= 0:
-        return [Bin(0.0, 0.0, len(totals))]
-    width = 1.0 if top <= 20 else top / 10
-    n = max(1, int(-(-top // width)))
+    if top <= 20:
+        n, width = int(top) + 1, 1.0
+    else:
+        n, width = 10, top / 10
     bins = [Bin(round(i * width, 6), round((i + 1) * width, 6), 0) for i in range(n)]
     for t in totals:
         bins[min(n - 1, max(0, int(t // width)))].count += 1

@@ -73,7 +73,7 @@ def histogram_svg(report: ClassReport) -> str:
     bins = report.histogram
     w, h, pad = 40, 160, 30
     top = max((b.count for b in bins), default=0) or 1
-    width = pad + w * len(bins) + 10
+    width = max(pad + w * len(bins) + 10, 320)
     parts = [f'<svg role="img" width="{width}" height="{h + 2 * pad}" '
              f'viewBox="0 0 {width} {h + 2 * pad}" aria-label="Histogram of total scores">']
     for i, b in enumerate(bins):
@@ -83,7 +83,7 @@ def histogram_svg(report: ClassReport) -> str:
         parts.append(f'<text x="{x + w / 2}" y="{pad + h - bh - 4}" text-anchor="middle">{b.count}</text>')
         parts.append(f'<text x="{x + w / 2}" y="{pad + h + 14}" text-anchor="middle">{b.low:g}</text>')
     parts.append(f'<line x1="{pad}" y1="{pad + h}" x2="{pad + w * len(bins)}" y2="{pad + h}"/>')
-    parts.append(f'<text x="{pad}" y="{h + 2 * pad - 2}">total score (bin starts at; max {report.max_score:g})'
+    parts.append(f'<text x="{pad}" y="{h + 2 * pad - 2}">students by total score (of {report.max_score:g})'
                  '</text></svg>')
     return "".join(parts)
 
