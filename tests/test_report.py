@@ -38,8 +38,8 @@ def student(sid, *results, status="graded"):
 
 # After deduplication (carol: shard2 wins), per exercise:
 #   dz_dx: correct 1, incorrect 4, not attempted 1; missing-inner-factor 3 (alice, bob, carol), sign 1 (dave)
-#   dy_dx: correct 1, incorrect 3, not attempted 1, error 1; exponent-not-lowered 1, factor-dropped 1;
-#          other 1 (carol, no diagnosis field), wrong-shape 1 (dave, an error)
+#   dy_dx: correct 1, incorrect 3, error 2; exponent-not-lowered 1, factor-dropped 1; other 1 (carol, no
+#          diagnosis field), wrong-shape 1 (dave, an error); erin's error (mistake "not-graded") is no misconception
 #   dg_dx: correct 1, incorrect 2, not attempted 3; factor 1 (bob), used-autograd 1 (frank, not in the catalog)
 # grace could not be graded. Totals: 0 x4 (bob, carol, erin, grace), 1 x3 (alice, dave, frank).
 SHARD1 = [
@@ -55,7 +55,7 @@ SHARD1 = [
 SHARD2 = [
     student("carol", result(DY, "incorrect"), result(DZ, "incorrect", "missing-inner-factor"),
             result(DG, "not_attempted")),
-    student("erin", result(DY, "not_attempted"), result(DZ, "not_attempted"), result(DG, "not_attempted")),
+    student("erin", result(DY, "error", "not-graded"), result(DZ, "not_attempted"), result(DG, "not_attempted")),
     student("frank", result(DY, "incorrect", "exponent-not-lowered"), result(DZ, "correct"),
             result(DG, "incorrect", "used-autograd", message=EVIL)),
 ]
@@ -87,7 +87,7 @@ def test_counts_rankings_and_sections(shards):
     assert [e.exercise_id for e in rep.exercises] == [DY, DZ, DG]  # course order
     dz, dy, dg = summary(rep, DZ), summary(rep, DY), summary(rep, DG)
     assert (dz.graded, dz.correct, dz.incorrect, dz.not_attempted, dz.error) == (6, 1, 4, 1, 0)
-    assert (dy.graded, dy.correct, dy.incorrect, dy.not_attempted, dy.error) == (6, 1, 3, 1, 1)
+    assert (dy.graded, dy.correct, dy.incorrect, dy.not_attempted, dy.error) == (6, 1, 3, 0, 2)
     assert (dg.graded, dg.correct, dg.incorrect, dg.not_attempted, dg.error) == (6, 1, 2, 3, 0)
     assert ids(dz.mistakes) == [("missing-inner-factor", 3)] and ids(dz.diagnoses) == [("sign", 1)]
     assert dz.mistakes[0].students == ["alice", "bob", "carol"] and dz.mistakes[0].share == 0.5
@@ -102,7 +102,7 @@ def test_counts_rankings_and_sections(shards):
     top = rep.top_misconceptions
     assert (top[0].exercise_id, top[0].id, top[0].count) == (DZ, "missing-inner-factor", 3)
     assert "other" not in [c.id for c in top] and len(top) == 7
-    assert [(s.exercise_id, s.not_attempted) for s in rep.most_skipped] == [(DG, 3), (DY, 1), (DZ, 1)]
+    assert [(s.exercise_id, s.not_attempted) for s in rep.most_skipped] == [(DG, 3), (DZ, 1)]
     assert [(b.low, b.count) for b in rep.histogram] == [(0.0, 4), (1.0, 3), (2.0, 0), (3.0, 0)]
     assert rep.mean_score == pytest.approx(3 / 7)
     assert [(b.low, b.high) for b in report._histogram([0, 25, 50], 50)][-1] == (45.0, 50.0)

@@ -159,10 +159,11 @@ def build(reports: list[dict], lookup: Optional[Callable[[str], Optional[object]
         for student, r in rows:
             if r["status"] not in ("incorrect", "error"):
                 continue
-            if r.get("mistake"):
+            if r.get("mistake") and r["status"] == "incorrect":  # an error's "mistake" (not-graded) is none
                 named[r["mistake"]].append(student)
                 seen_messages[r["mistake"]][r.get("message", "")] += 1
-            elif r.get("diagnosis") or r["status"] == "incorrect":  # graded before diagnoses were recorded: other
+            elif r.get("diagnosis") or (r["status"] == "incorrect" and not r.get("mistake")):
+                # no diagnosis: graded before diagnoses were recorded, "other"
                 diagnosis = r.get("diagnosis") or "other"
                 generic[diagnosis if diagnosis in DIAGNOSES else "other"].append(student)
         known = {m.id: m for m in getattr(ex, "mistakes", ())}
