@@ -688,6 +688,27 @@ def test_an_out_folder_replaced_by_a_link_or_a_file(tmp_path):
     assert (out2 / "grades.csv").exists()
 
 
+def test_gradescope_results_replace_what_was_planted(tmp_path):
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    (sub / NAME).write_text("{ truncated")
+    victim = tmp_path / "victim.json"
+    victim.write_text("mine")
+    for planted in ("link", "fifo", "folder"):
+        results = tmp_path / planted / "results.json"
+        results.parent.mkdir()
+        if planted == "link":
+            results.symlink_to(victim)
+        elif planted == "fifo":
+            os.mkfifo(results)
+        else:
+            (results / "x").mkdir(parents=True)
+        assert cli.main(["gradescope", "--submission", str(sub), "--results", str(results), "--lesson", "01"]) == 0
+        assert results.is_file() and not results.is_symlink()
+        assert json.loads(results.read_text())["score"] == 0
+    assert victim.read_text() == "mine"
+
+
 def test_merge_skips_what_is_not_a_report(tmp_path):
     exports.write_all([_report("alice"), _report("bob")], tmp_path / "a", 1.0)
     students = tmp_path / "a" / "students"

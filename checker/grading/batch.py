@@ -220,10 +220,10 @@ def _worker(fd: int, kwargs: dict, close: list[int]) -> None:
 
 def _context():
     # fork: the worker inherits the modules already imported here (and imports nothing a
-    # submission might have edited on disk since)
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context()
+    # submission might have edited on disk since), and the pipe it answers through
+    if "fork" not in multiprocessing.get_all_start_methods():
+        raise RuntimeError("bulk grading needs os.fork (Linux or macOS)")
+    return multiprocessing.get_context("fork")
 
 
 def _result(run: Running) -> tuple[Optional[dict], Optional[str]]:
@@ -304,6 +304,8 @@ def grade_submissions(paths: list[str], *, lessons: Sequence[str], jobs: Optiona
             queues[id(sub)].clear()
 
     total = sum(len(q) for q in queues.values())
+    if total:
+        execute.preload()
     bar = None
     if progress and total:
         from tqdm import tqdm

@@ -66,7 +66,7 @@ def _grade_one(path: str, args, lessons) -> dict:
 def _gradescope_failure(results: pathlib.Path, why: str) -> None:
     """Never leave Gradescope without a results.json."""
     payload = {"score": 0, "output": f"The autograder failed: {why}. Please tell the course staff.", "tests": []}
-    results.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    exports.replace_file(results, json.dumps(payload, indent=1))
     print(payload["output"])
 
 
@@ -83,9 +83,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         lessons = batch.parse_lessons(args.lesson)
     except ValueError as err:
         if args.command == "gradescope":
-            results = pathlib.Path(args.results)
-            results.parent.mkdir(parents=True, exist_ok=True)
-            _gradescope_failure(results, f"the autograder is misconfigured ({err})")
+            _gradescope_failure(pathlib.Path(args.results), f"the autograder is misconfigured ({err})")
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.command == "grade":
@@ -104,13 +102,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     if args.command == "gradescope":
         results = pathlib.Path(args.results)
-        results.parent.mkdir(parents=True, exist_ok=True)
         try:
             payload = exports.gradescope(_grade_one(args.submission, args, lessons))
         except Exception as err:
             _gradescope_failure(results, f"{type(err).__name__}: {err}")
             return 0
-        results.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+        exports.replace_file(results, json.dumps(payload, indent=1))
         print(payload.get("output", ""))
         return 0
     if args.command == "classroom":

@@ -36,6 +36,14 @@ MAX_RESTARTS = 2
 PRIVATE_ENV = ("CHECKER_GRADING_SECRET",)
 
 
+def preload() -> None:
+    """Import the notebook tools now, in the grader, so that every forked worker has them already
+    (importing nbclient costs about a second, which each worker would otherwise pay again)."""
+    import jupyter_client.manager  # noqa: F401
+    import nbclient  # noqa: F401
+    import nbformat  # noqa: F401
+
+
 def _client_class():
     from nbclient import NotebookClient
 

@@ -148,6 +148,25 @@ def _clear(path: pathlib.Path) -> None:
         path.unlink()
 
 
+def replace_file(path: pathlib.Path, text: str) -> None:
+    """Write a file by renaming a fresh one over `path`: whatever a notebook planted there (a link,
+    a FIFO, a folder) is replaced, never followed or opened."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    fd, fresh = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(fresh, 0o644)
+        os.replace(fresh, path)
+    except BaseException:
+        if os.path.lexists(fresh):
+            os.unlink(fresh)
+        raise
+
+
 def _folder(out: pathlib.Path) -> pathlib.Path:
     """The output folder, created if need be; anything else already there is moved aside."""
     if os.path.lexists(out) and (out.is_symlink() or not out.is_dir()):
