@@ -21,6 +21,7 @@ One submission never costs another its grade:
 from __future__ import annotations
 
 import collections
+import gc
 import json
 import multiprocessing
 import os
@@ -306,6 +307,8 @@ def grade_submissions(paths: list[str], *, lessons: Sequence[str], jobs: Optiona
     total = sum(len(q) for q in queues.values())
     if total:
         execute.preload()
+        gc.collect()
+        gc.freeze()  # forked workers then never touch (so never copy) the grader's objects when they collect
     bar = None
     if progress and total:
         from tqdm import tqdm
@@ -402,6 +405,8 @@ def grade_submissions(paths: list[str], *, lessons: Sequence[str], jobs: Optiona
             processes.set_dumpable(was_dumpable)
         os.chmod(root, 0o700)
         execute._remove(root)
+        if total:
+            gc.unfreeze()
 
     reports = []
     for sub in subs:

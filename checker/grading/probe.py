@@ -270,7 +270,7 @@ def _describe(err):
 def _argument(value, pass_as):
     if pass_as == "float" or torch is None:
         return float(value) if not isinstance(value, list) else value
-    return _tensor(value, dtype=_float64)
+    return _tensor(value, dtype=_float64, device="cpu")  # whatever default device the notebook set
 
 
 def _shown_signature(sig):
