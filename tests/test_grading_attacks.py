@@ -1173,6 +1173,9 @@ def lesson02(tmp_path_factory):
     sneaky["cells"].append(cell("class _Sneaky:\n    @property\n    def __class__(self):\n        while True:\n"
                                 "            pass\n\n\ntwo_backward = _Sneaky()\n"))
     write_nb(subs / "value_loops" / "02_autograd.ipynb", sneaky)
+    meta = json.loads(MASTER02.read_text())
+    meta["cells"].append(cell("torch.set_default_device('meta')  # as students do with 'cuda'\n"))
+    write_nb(subs / "meta_default" / "02_autograd.ipynb", meta)
     done = run_grader(sorted(subs.iterdir()), root / "out", "lesson02", root, timeout=120)
     return {"done": done, "reports": reports_in(root / "out")}
 
@@ -1218,3 +1221,8 @@ def test_a_submissions_notebooks_share_its_time_limit(budget):
     assert "ran past its 20 s time limit" in " ".join(first["notes"])
     assert "used up its 20 s time limit" in " ".join(second["notes"]) and second["seconds"] == 0.0
     assert scores_of(report) == (1, 1, 1)  # the first notebook's answers were defined before its loop
+
+
+def test_the_probe_passes_cpu_tensors_whatever_the_default_device(lesson02):
+    report = lesson02["reports"]["meta_default"]
+    assert result(report, "lesson02.vjp")["status"] == "correct", result(report, "lesson02.vjp")["message"]
