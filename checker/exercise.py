@@ -97,6 +97,10 @@ class Exercise:
     dtype: str = "float64"
     batched: bool = True  # `function` is elementwise, so all points go through autograd at once
     forbid_autograd: bool = True
+    # The answer must compute its gradient with autograd (fix-the-autograd-code exercises): right numbers
+    # computed some other way, e.g. by hand, are not accepted. Keeps such an exercise from being answered
+    # by a manual-gradient exercise's answer (those forbid autograd), so no function answers both.
+    require_autograd: bool = False
     # What to say when the answer returns None (graded incorrect, mistake "returned-none"), for exercises
     # where None is itself a known bug, e.g. returning the `.grad` of a tensor autograd never fills.
     # None keeps the default: "not attempted, did you forget `return`?".
@@ -140,6 +144,9 @@ class Exercise:
             self.answer_name = named.group(1) if named else self.id.split(".", 1)[-1]
         if self.kind == "value":
             self.batched = False
+            self.forbid_autograd = False
+            self.require_autograd = False
+        if self.require_autograd:
             self.forbid_autograd = False
 
     def measured(self, answer: Any) -> Any:

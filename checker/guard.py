@@ -195,6 +195,55 @@ def autograd_forbidden(active: bool = True):
             setattr(owner, name, original)
 
 
+class AutogradCount:
+    """How many times autograd's entry points were called inside `autograd_counted()`."""
+
+    def __init__(self):
+        self.calls = 0
+
+
+_counts: list[AutogradCount] = []
+
+
+def _counting(original):
+    def counted(*args, **kwargs):
+        for count in _counts:
+            count.calls += 1
+        return original(*args, **kwargs)
+
+    return counted
+
+
+def note_autograd_call() -> None:
+    """Count a call made elsewhere (bulk grading replays an answer that used autograd in its kernel)."""
+    for count in _counts:
+        count.calls += 1
+
+
+@contextlib.contextmanager
+def autograd_counted():
+    """Count the calls to autograd's entry points made inside; yields an AutogradCount."""
+    count = AutogradCount()
+    saved = []
+    if not _counts:  # install once, even when nested
+        for module_name, attribute, _what in _AUTOGRAD_ENTRY_POINTS:
+            owner = sys.modules.get(module_name)
+            *path, name = attribute.split(".")
+            for part in path:
+                owner = getattr(owner, part, None)
+            if owner is None or not hasattr(owner, name):
+                continue
+            saved.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, _counting(getattr(owner, name)))
+    _counts.append(count)
+    try:
+        yield count
+    finally:
+        _counts.remove(count)
+        for owner, name, original in reversed(saved):
+            setattr(owner, name, original)
+
+
 @contextlib.contextmanager
 def student_code(time_limit_s: float, forbid_autograd: bool):
     """Everything needed around a call into the student's code."""

@@ -7,6 +7,7 @@ ExerciseDefinitionError, because that is the course's bug, not the student's.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import zlib
 from dataclasses import dataclass
@@ -316,6 +317,9 @@ def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
         exercise = find(exercise)
     ex = exercise
     ref = sampled_reference(ex)
+    used_autograd: list[bool] = []  # per call, for exercises that require autograd
+    if ex.require_autograd and callable(answer) and not isinstance(answer, torch.Tensor):
+        answer = _watching_autograd(answer, used_autograd)
     outcome = evaluate(ex, answer, ref)
     if isinstance(outcome, Result):
         outcome.n_points = len(ref.valid)
@@ -327,6 +331,9 @@ def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
     got = [torch.stack([point[k] for point in outputs]) for k in range(len(ref.shapes))]
     wrong = diagnose.wrong_points(got, ref.expected, ex.tolerance)
     n = len(ref.valid)
+    if not wrong.any() and ex.require_autograd and not (used_autograd and all(used_autograd)):
+        return Result(ex.id, "incorrect", NOT_BY_AUTOGRAD, title=ex.title, max_score=ex.max_score,
+                      mistake="not-by-autograd", n_points=n)
     if not wrong.any():
         message = f"Correct: your answer matches {ex.compared_with} at all {n} points checked."
         message += _at_lesson_points(ex, ref, got)
@@ -345,6 +352,26 @@ def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
         result.curve = curve(ex, answer)
         result.figure = figure(ex, answer, ref, wrong)
     return result
+
+
+NOT_BY_AUTOGRAD = (
+    "Your numbers are right, but autograd did not compute them: this exercise asks you to fix the autograd "
+    "code, so keep its backward() call and return the gradient autograd leaves in .grad, rather than "
+    "working the derivative out another way."
+)
+
+
+def _watching_autograd(answer, used: list[bool]):
+    """`answer`, noting in `used` whether each call went through autograd (signature kept)."""
+
+    @functools.wraps(answer)
+    def watched(*args, **kwargs):
+        with guard.autograd_counted() as count:
+            value = answer(*args, **kwargs)
+        used.append(count.calls > 0)
+        return value
+
+    return watched
 
 
 def _at_lesson_points(ex: Exercise, ref: Reference, got: list[torch.Tensor]) -> str:

@@ -70,7 +70,7 @@ fix_leaf = Exercise(
     points=((1.0,),),
     solution_fn=_dg_dx,
     outputs=("dg/dx",),
-    forbid_autograd=False,
+    require_autograd=True,  # the fix is to the autograd code; lesson 01's dg_dx (by hand) must not pass here
     hints=(
         "Check `x.is_leaf` right after the line that creates x.",
         "`.double()` is an operation: it returns a new tensor, made from the leaf, so the name x now "
@@ -216,7 +216,7 @@ fix_zeroing = Exercise(
     points=((3.0,),),
     solution_fn=_dz_dx,
     outputs=("dz/dx",),
-    forbid_autograd=False,
+    require_autograd=True,  # the fix is to the autograd code; lesson 01's dz_dx (by hand) must not pass here
     hints=(
         "Print x.grad just before `z.backward()`: it is not empty.",
         "backward() adds into x.grad; the first call left dy/dx = 2x there.",

@@ -45,7 +45,7 @@ def test_shards_are_disjoint_deterministic_and_merge_into_one_gradebook(tmp_path
 
 
 def test_bad_shard_is_a_usage_error(tmp_path):
-    assert cli.main(["grade", str(tmp_path), "--shard", "3/2", "--out", str(tmp_path / "o")]) == 2
+    assert cli.main(["grade", str(tmp_path), "--shard", "3/2", "--out", str(tmp_path / "o"), "--lesson", "01"]) == 2
 
 
 def test_missing_path_and_folder_without_notebooks(tmp_path):
@@ -63,7 +63,7 @@ def test_gradescope_entry_point_always_writes_results(tmp_path):
     sub.mkdir()
     (sub / "01_derivatives.ipynb").write_text("{ truncated")
     results = tmp_path / "results" / "results.json"
-    assert cli.main(["gradescope", "--submission", str(sub), "--results", str(results)]) == 0
+    assert cli.main(["gradescope", "--submission", str(sub), "--results", str(results), "--lesson", "lesson01"]) == 0
     data = json.loads(results.read_text())
     assert data["score"] == 0 and len(data["tests"]) == 3
     assert all(t["status"] == "failed" and "not valid notebook JSON" in t["output"] for t in data["tests"])
@@ -74,7 +74,7 @@ def test_classroom_entry_point_writes_the_reporter_output(tmp_path):
     sub.mkdir()
     (sub / "01_derivatives.ipynb").write_text("[]")
     github_output = tmp_path / "github_output"
-    assert cli.main(["classroom", str(sub), "--out", str(tmp_path / "grading"),
+    assert cli.main(["classroom", str(sub), "--out", str(tmp_path / "grading"), "--lesson", "01",
                      "--github-output", str(github_output)]) == 0
     line = github_output.read_text().strip()
     assert line.startswith("result=")

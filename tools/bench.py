@@ -135,6 +135,7 @@ def nbclient_floor(paths: list[str]) -> float:
 
 
 def grading_throughput() -> None:
+    from checker.catalog import LESSONS
     from checker.grading.batch import grade_submissions
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,7 +145,7 @@ def grading_throughput() -> None:
         timings = {}
         for jobs in (1, 2):
             start = time.perf_counter()
-            reports = grade_submissions(paths, jobs=jobs, progress=False)
+            reports = grade_submissions(paths, lessons=LESSONS, jobs=jobs, progress=False)
             timings[jobs] = time.perf_counter() - start
             full = all(r["score"] == r["max_score"] for r in reports)
             print(f"--jobs {jobs}: {timings[jobs]:.1f} s for {n} notebooks = {timings[jobs] / n:.2f} s per notebook "

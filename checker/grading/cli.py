@@ -12,12 +12,17 @@ from . import batch, exports
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lesson", default=None, metavar="LESSON",
+                        help="required: the lesson(s) of the assignment, e.g. lesson01 (or 01), a comma-separated "
+                        "list, or `all`. Only their exercises count; a notebook of another lesson earns nothing, "
+                        "a missing one scores 0")
     parser.add_argument("--timeout", type=float, default=300.0, metavar="S",
                         help="time limit per notebook, in seconds (default 300)")
     parser.add_argument("--cell-timeout", type=float, default=60.0, metavar="S",
                         help="time limit per cell, in seconds (default 60)")
-    parser.add_argument("--lesson", default=None, help="grade this lesson only (e.g. lesson01): other "
-                        "notebooks are reported, and a missing one scores 0")
+    parser.add_argument("--submission-timeout", type=float, default=None, metavar="S",
+                        help="time limit for all of one submission's notebooks together "
+                        "(default: --timeout per lesson graded)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,9 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _grade_one(path: str, args) -> dict:
-    reports = batch.grade_submissions([path], jobs=1, notebook_timeout=args.timeout, cell_timeout=args.cell_timeout,
-                                      lesson=args.lesson, progress=False)
+def _grade_one(path: str, args, lessons) -> dict:
+    reports = batch.grade_submissions([path], lessons=lessons, jobs=1, notebook_timeout=args.timeout,
+                                      cell_timeout=args.cell_timeout, submission_timeout=args.submission_timeout,
+                                      progress=False)
     return reports[0]
 
 
@@ -84,8 +90,29 @@ def _report(args) -> int:
     return 0
 
 
+def _gradescope_failure(results: pathlib.Path, why: str) -> None:
+    """Never leave Gradescope without a results.json."""
+    payload = {"score": 0, "output": f"The autograder failed: {why}. Please tell the course staff.", "tests": []}
+    exports.replace_file(results, json.dumps(payload, indent=1))
+    print(payload["output"])
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "merge":
+        problems: list[str] = []
+        summary = exports.merge([pathlib.Path(f) for f in args.folders], pathlib.Path(args.out), problems)
+        for problem in problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        print(f"merged {summary['graded']} students into {pathlib.Path(args.out) / 'grades.csv'}", file=sys.stderr)
+        return 0
+    try:
+        lessons = batch.parse_lessons(args.lesson)
+    except ValueError as err:
+        if args.command == "gradescope":
+            _gradescope_failure(pathlib.Path(args.results), f"the autograder is misconfigured ({err})")
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.command == "grade":
         try:
             shard = batch.parse_shard(args.shard) if args.shard else None
@@ -93,32 +120,27 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
         reports, seconds = batch.timed(
-            batch.grade_submissions, args.submissions, jobs=args.jobs, notebook_timeout=args.timeout,
-            cell_timeout=args.cell_timeout, lesson=args.lesson, shard=shard, progress=not args.quiet)
+            batch.grade_submissions, args.submissions, lessons=lessons, jobs=args.jobs,
+            notebook_timeout=args.timeout, cell_timeout=args.cell_timeout,
+            submission_timeout=args.submission_timeout, shard=shard, progress=not args.quiet)
         summary = exports.write_all(reports, pathlib.Path(args.out), seconds)
         print(exports.summary_text(summary), file=sys.stderr)
         print(f"wrote {pathlib.Path(args.out) / 'grades.csv'}", file=sys.stderr)
-        return 0
-    if args.command == "merge":
-        summary = exports.merge([pathlib.Path(f) for f in args.folders], pathlib.Path(args.out))
-        print(f"merged {summary['graded']} students into {pathlib.Path(args.out) / 'grades.csv'}", file=sys.stderr)
         return 0
     if args.command == "report":
         return _report(args)
     if args.command == "gradescope":
         results = pathlib.Path(args.results)
-        results.parent.mkdir(parents=True, exist_ok=True)
         try:
-            report = _grade_one(args.submission, args)
-            payload = exports.gradescope(report)
-        except Exception as err:  # never leave Gradescope without a results.json
-            payload = {"score": 0, "output": f"The autograder failed: {type(err).__name__}: {err}. "
-                       "Please tell the course staff.", "tests": []}
-        results.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+            payload = exports.gradescope(_grade_one(args.submission, args, lessons))
+        except Exception as err:
+            _gradescope_failure(results, f"{type(err).__name__}: {err}")
+            return 0
+        exports.replace_file(results, json.dumps(payload, indent=1))
         print(payload.get("output", ""))
         return 0
     if args.command == "classroom":
-        report, seconds = batch.timed(_grade_one, args.submission, args)
+        report, seconds = batch.timed(_grade_one, args.submission, args, lessons)
         exports.write_all([report], pathlib.Path(args.out), seconds)
         print(exports.overview(report))
         for r in report["results"]:

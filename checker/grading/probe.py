@@ -1,254 +1,483 @@
-"""The one cell the grader sends to a student's kernel, and how its answers come back.
+"""The code the grader runs in a student's kernel, and the pipe its answers come back through.
 
-After the student's notebook has run, the grader executes a single "probe" cell in the
-same kernel. For every exercise of the lesson it looks the answer up by name in the
-notebook's namespace and evaluates it at the points the *grader* chose (sampled and
-filtered in the grader's own process), under a time limit and, for manual-gradient
-exercises, with autograd's entry points replaced. It sends back only plain data: numbers,
-nested lists, type descriptions and error texts, never a verdict.
+Two cells are added to every notebook the grader runs:
 
-Channel: one JSON line per exercise, appended to a file whose name holds a random nonce
-(`probe-<nonce>.jsonl`, outside the kernel's working directory); every line carries the
-nonce, and the grader ignores lines without it. Nothing a student prints, displays or
-writes before the probe runs can pass for the probe's output, and a line written per
-exercise survives a kernel that dies half-way.
+1. The *prelude*, run in the fresh kernel before the notebook's first cell. Before any
+   student code can patch anything, it captures what the probe will need: a copy of
+   `builtins`, `os.write`, the signal and inspect functions, torch's tensor methods taken
+   from the C base class (`torch._C.TensorBase`, which Python code cannot modify) and
+   autograd's entry points. It also makes the kernel die with its worker (PR_SET_PDEATHSIG)
+   and hides its /proc entries from other processes of the same user (PR_SET_DUMPABLE 0).
+2. The *probe*, run after the notebook's last cell. For every exercise it looks the answer
+   up by name in the notebook's namespace and evaluates it at the points the grader chose
+   (the judge's own points, then points drawn from a per-run secret), under a time limit
+   that covers everything student code can run while being read back (calls, properties,
+   `__len__`, `__float__`, `__repr__`, signatures, `__torch_function__`); for manual-
+   gradient exercises, with autograd's entry points replaced; for exercises that must use
+   autograd, with them counted. It returns only plain data: numbers, nested lists, type
+   descriptions and error texts, never a verdict.
 
-An answer that is a class, a torch.autograd.Function or a method given a function is measured by
-its exercise's harness (checker/harness.py, whose source the request carries: it imports nothing
-from the checker), exactly as the notebook's check measures it; the kernel sends back the numbers.
+Channel: a pipe created by the worker (`Channel`), whose write end the kernel inherits at
+start. The probe writes one JSON line per exercise to that descriptor with the captured
+`os.write`, and its own JSON writer (not the `json` module, which the notebook could wrap);
+every line carries a nonce that exists only in the probe cell. The worker reads the other
+end from its own descriptor, with caps on bytes, and ignores everything that arrived before
+it sent the probe cell. No path is involved: nothing the student can name or replace on
+disk is read.
 
-The probe runs in its own namespace (`exec` with fresh globals), so a student's variable
-named `len` or `json` cannot change it. It imports nothing from `checker`. Limits (see
-the README): it runs inside the untrusted kernel, so student code that patches Python
-itself can disturb it, but that can only lose the student points: the verdict is made by
-the grader from the numbers, with its own reference. The autograd ban catches the usual
-entry points (`.backward()`, `torch.autograd.grad`, `torch.func.grad`, ...), as the
-in-notebook check does, not a deliberate bypass through saved references or torch
-internals; such a bypass only gets autograd's own (correct) derivative graded as correct.
+What remains possible, plainly: the probe runs *inside* the student's interpreter. Code
+that deliberately goes after the probe itself (finding its captured functions or its frame,
+rewriting the probe cell through IPython's input transformers, writing lines to the
+inherited descriptor while the probe runs) can forge what the probe reports, and the ban on
+autograd in manual-gradient exercises stops the usual entry points, not saved references or
+torch internals. What such a forgery must still produce is the right answer at points the
+notebook learns only when the probe runs (the secret points of bulk grading), which takes
+computing the derivative, by hand or with autograd, at grading time. The reference solutions
+ship with the checker. For isolation, grade in GitHub Classroom's runner or a container.
 """
 from __future__ import annotations
 
 import json
+import os
 import secrets
-from typing import Any
+import select
+import threading
+import time
+from typing import Any, Optional
 
-MAX_NUMEL = 100_000  # tensor / array values sent back in full up to this many elements
-MAX_LINE = 8_000_000  # characters per probe line read back
+MAX_NUMEL = 10_000  # tensor / array values sent back in full up to this many elements
+MAX_ITEMS = 1_000  # list / tuple items sent back
+MAX_CHANNEL_BYTES = 8_000_000  # everything the probe may send for one notebook
+PROBE_GRACE_S = 3.0  # past an exercise's own time limit, the worker kills the kernel
+PROBE_IDLE_S = 10.0  # the probe's own work between two exercises never takes this long
 
 # -- the code that runs in the student's kernel (stdlib and torch only) -------------------
+# Executed once by the prelude with a *copy* of builtins as __builtins__; defines run_probe.
 KERNEL_CODE = r'''
-def _probe(request, user_ns):
-    import inspect
-    import json
+import inspect
+import linecache
+import numbers
+import os
+import signal
+import sys
+import threading
+import traceback
 
-    request = json.loads(request)
-    import linecache
-    import numbers
-    import os
-    import signal
-    import sys
-    import threading
-    import traceback
+try:
+    import torch
+    import torch.autograd
+    import torch.autograd.functional
+    import torch.func
+except Exception:
+    torch = None
+
+
+def _prctl(option, value):
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(option, value, 0, 0, 0)
+    except Exception:
+        pass
+
+
+if sys.platform.startswith("linux"):
+    _prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG: end with the worker that started this kernel
+    _prctl(4, 0)  # PR_SET_DUMPABLE 0: /proc/<this kernel>/{fd,cwd,environ,mem} closed to other processes
+
+# Everything the probe calls, captured now, before the notebook's code runs.
+_write, _getpid = os.write, os.getpid
+_setitimer, _signal, _ITIMER_REAL, _SIGALRM = signal.setitimer, signal.signal, signal.ITIMER_REAL, signal.SIGALRM
+_current_thread, _main_thread = threading.current_thread, threading.main_thread
+_signature, _formatannotation, _EMPTY = inspect.signature, inspect.formatannotation, inspect.Parameter.empty
+_extract_tb, _getline = traceback.extract_tb, linecache.getline
+_abspath, _dirname, _SEP = os.path.abspath, os.path.dirname, os.sep
+_Real = numbers.Real
+_float_repr, _int_repr, _str_str, _float_float = float.__repr__, int.__repr__, str.__str__, float.__float__
+_int_int = int.__int__
+_USER_NS = USER_NS
+_FD = FD
+
+if torch is not None:
+    _TB = getattr(torch._C, "TensorBase", None) or torch._C._TensorBase
+    _Tensor, _strided, _tensor, _float64 = torch.Tensor, torch.strided, torch.tensor, torch.float64
+    _t_detach, _t_cpu, _t_tolist, _t_numel, _t_is_complex = _TB.detach, _TB.cpu, _TB.tolist, _TB.numel, _TB.is_complex
+    _t_dtype, _t_shape, _t_layout = _TB.dtype.__get__, _TB.shape.__get__, _TB.layout.__get__
+    _PLAIN_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
+    _DTYPES = {_d: getattr(torch, _d) for _d in _PLAIN_DTYPES}  # the answer's argument dtypes, captured now
+
+# autograd's entry points (checker.guard's table): where they live, and the originals
+_ENTRY = []
+for _module_name, _attribute, _what in ENTRY_POINTS:
+    _owner = sys.modules.get(_module_name)
+    *_path, _name = _attribute.split(".")
+    for _part in _path:
+        _owner = getattr(_owner, _part, None)
+    if _owner is not None and hasattr(_owner, _name):
+        _ENTRY.append((_owner, _name, _what, getattr(_owner, _name)))
+
+_OURS = ["<grader-probe>"]
+for _module in ("torch", "checker", "contextlib"):
+    _file = getattr(sys.modules.get(_module), "__file__", None)
+    if _file:
+        _OURS.append(_dirname(_abspath(_file)) + _SEP)
+_OURS = tuple(_OURS)
+
+
+class Timeout(BaseException):
+    pass
+
+
+class AutogradUsed(BaseException):
+    pass
+
+
+# Exercises whose answer is a class, a Function or a method given a function: the grader's own harness code
+# (checker/harness.py, sent as text with the probe) measures the answer here, at the grader's cases.
+_HARNESSES = {}
+
+
+class _NoProblem(Exception):  # stands for the harness's AnswerProblem while no harness is loaded
+    pass
+
+
+_AnswerProblem, _problem_of = _NoProblem, None
+
+
+def _load_harnesses(source):
+    global _HARNESSES, _AnswerProblem, _problem_of
+    space = {"__name__": "grader_harness"}
+    exec(compile(source, "<grader-harness>", "exec"), space)
+    _HARNESSES, _AnswerProblem, _problem_of = space["HARNESSES"], space["AnswerProblem"], space["problem_of"]
+
+
+# -- writing: our own JSON, from plain values only -------------------------------------------
+_ESCAPES = {i: "\\u%04x" % i for i in range(32)}
+_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\"})
+
+
+def _dump(v, out):
+    t = type(v)
+    if v is None:
+        out.append("null")
+    elif v is True:
+        out.append("true")
+    elif v is False:
+        out.append("false")
+    elif t is int:
+        out.append(_int_repr(v))
+    elif t is float:
+        out.append(_float_repr(v) if v == v and v not in (float("inf"), float("-inf")) else
+                   ("NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")))
+    elif t is str:
+        out.append('"' + v.translate(_ESCAPES) + '"')
+    elif t is list:
+        out.append("[")
+        for i, x in enumerate(v):
+            if i:
+                out.append(",")
+            _dump(x, out)
+        out.append("]")
+    elif t is dict:
+        out.append("{")
+        for i, (k, x) in enumerate(v.items()):
+            if i:
+                out.append(",")
+            out.append('"' + k.translate(_ESCAPES) + '":')
+            _dump(x, out)
+        out.append("}")
+    else:
+        out.append("null")
+
+
+def _emit(record, nonce):
+    record["nonce"] = nonce
+    out = []
+    _dump(record, out)
+    data = memoryview(("".join(out) + "\n").encode("utf-8"))
+    while len(data):
+        data = data[_write(_FD, data):]
+
+
+# -- reading values back: everything here may run student code, so it runs under the alarm ----
+def _plain_str(s, limit):
+    return _str_str(s)[:limit] if isinstance(s, str) else "?"
+
+
+def _numbers(value, left=None, depth=0):
+    """A nested list of exact floats / ints / bools from what tolist() gave, MAX_NUMEL items in all."""
+    left = [MAX_NUMEL] if left is None else left
+    t = type(value)
+    if t is float or t is int or t is bool:
+        return value
+    if t is list and depth < 8:
+        items = []
+        for x in value:
+            left[0] -= 1
+            if left[0] < 0:
+                break
+            items.append(_numbers(x, left, depth + 1))
+        return items
+    return None
+
+
+def encode(v, depth=0):
+    try:
+        if v is None:
+            return {"t": "none"}
+        if v is Ellipsis:
+            return {"t": "ellipsis"}
+        if v is True or v is False:
+            return {"t": "bool", "v": v is True}
+        if torch is not None and isinstance(v, _Tensor):
+            t = _t_detach(v)
+            dtype = str(_t_dtype(t)).replace("torch.", "")
+            info = {"t": "tensor", "dtype": dtype, "shape": [_int_int(int(s)) for s in _t_shape(t)]}
+            if (_t_layout(t) is _strided and not _t_is_complex(t) and dtype in _PLAIN_DTYPES
+                    and _t_numel(t) <= MAX_NUMEL):
+                info["v"] = _numbers(_t_tolist(_t_cpu(t)))
+            return info
+        if type(v).__module__ == "numpy" and hasattr(v, "dtype") and hasattr(v, "tolist"):
+            dt = v.dtype
+            shape = [_int_int(int(s)) for s in getattr(v, "shape", ())]
+            info = {"t": "numpy", "dtype": _plain_str(str(dt.str), 20), "kind": _plain_str(str(dt.kind), 2),
+                    "shape": shape, "array": type(v).__name__ == "ndarray"}
+            size = 1
+            for s in shape:
+                size *= s
+            if dt.kind in "biuf" and size <= MAX_NUMEL:
+                info["v"] = _numbers(v.tolist())
+            return info
+        if isinstance(v, complex):
+            c = complex(v)
+            return {"t": "complex", "re": _float_float(c.real), "im": _float_float(c.imag)}
+        if isinstance(v, int):
+            n = _int_int(int(v))
+            return {"t": "int", "v": n} if -2**63 < n < 2**63 else {"t": "float", "v": _float_float(float(n))}
+        if isinstance(v, _Real):
+            return {"t": "float", "v": _float_float(float(v))}
+        if isinstance(v, str):
+            return {"t": "str", "v": _plain_str(v, 200)}
+        if isinstance(v, (list, tuple)):
+            kind = "tuple" if isinstance(v, tuple) else "list"
+            n = _int_int(int(len(v)))
+            items = []
+            if depth < 4:
+                for x in v:
+                    if len(items) >= MAX_ITEMS:
+                        break
+                    items.append(encode(x, depth + 1))
+            return {"t": kind, "n": n, "v": items}
+        if isinstance(v, dict):
+            return {"t": "dict", "n": _int_int(int(len(v)))}
+    except (Exception, RecursionError):
+        pass
+    return {"t": "other", "type": _plain_str(type(v).__name__, 80), "callable": callable(v)}
+
+
+def _describe(err):
+    summary = (_plain_str(type(err).__name__, 100) + ": " + _plain_str(str(err), 1500)).rstrip(": ")
+    frames = [f for f in _extract_tb(err.__traceback__)
+              if not (f.filename in ("<grader-probe>", "<grader-harness>")
+                      or _abspath(f.filename).startswith(_OURS[1:]))]
+    if not frames:
+        return summary
+    frame = frames[-1]
+    line = _plain_str(frame.line or _getline(frame.filename, frame.lineno), 300).strip()
+    where = "in " + _plain_str(frame.name, 100) + ", line " + _int_repr(_int_int(frame.lineno or 0))
+    return summary + " (" + where + (": " + line if line else "") + ")"
+
+
+def _argument(value, pass_as, dtype="float64"):
+    if pass_as == "case":  # a harness's case: plain values, as they are
+        return value
+    if pass_as == "float" or torch is None:
+        return float(value) if not isinstance(value, list) else value
+    # the exercise's dtype (float32 where stability is the point; int64 labels), whatever default device is set
+    return _tensor(value, dtype=_DTYPES.get(dtype, _float64), device="cpu")
+
+
+def _shown_signature(sig):
+    params = []
+    for p in sig.parameters.values():
+        params.append({
+            "name": _plain_str(p.name, 80), "kind": _int_int(int(p.kind)),
+            "default": None if p.default is _EMPTY else _plain_str(repr(p.default), 80),
+            "annotation": None if p.annotation is _EMPTY else _plain_str(_formatannotation(p.annotation), 80),
+        })
+    ret = None if sig.return_annotation is _EMPTY else _plain_str(_formatannotation(sig.return_annotation), 80)
+    return {"params": params, "return": ret}
+
+
+def _patch(entries, make):
+    saved = []
+    for owner, name, what, original in entries:
+        saved.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, make(what, original))
+    return saved
+
+
+def _refuse(what, original):
+    def refuse(*args, **kwargs):
+        raise AutogradUsed(what)
+    return refuse
+
+
+def _body(ex, record):
+    """Fill `record` for one exercise. Runs under the alarm: student code may run anywhere here."""
+    name = ex["name"]
+    if name not in _USER_NS:
+        record["missing"] = True
+        return
+    answer = _USER_NS[name]
+    dtypes = ex.get("dtypes") or ["float64"] * (len(ex["points"][0]) if ex["points"] else 0)
+    args_list = [tuple(_argument(v, ex["pass_as"], d) for v, d in zip(point, dtypes)) for point in ex["points"]]
+    harness = _HARNESSES.get(ex.get("harness")) if answer is not None and answer is not Ellipsis else None
+    if harness is not None:  # measured by the exercise's harness, as the notebook's check measures it
+        record.update({"callable": True, "name": None, "signature": None, "calls": []})
+        problem = _problem_of(harness, answer)
+        if problem:
+            record["problem"] = _plain_str(str(problem), 2000)
+            return
+
+        def call(args):
+            return harness.run(answer, *args)
+    else:
+        if ex["kind"] == "value" or not callable(answer) or (torch is not None and isinstance(answer, _Tensor)):
+            record["value"] = encode(answer)
+            return
+        own_name = getattr(answer, "__name__", None)
+        record.update({"callable": True, "name": _plain_str(own_name, 80) if isinstance(own_name, str) else None,
+                       "signature": None, "calls": []})
+        try:
+            sig = _signature(answer)
+        except (TypeError, ValueError):
+            sig = None
+        if sig is not None:
+            record["signature"] = _shown_signature(sig)
+        if sig is not None and args_list:
+            try:
+                sig.bind(*args_list[0])
+            except TypeError:
+                return
+
+        def call(args):
+            return answer(*args)
+    counter = [0]
+
+    def _counting(what, original):
+        def counted(*args, **kwargs):
+            counter[0] += 1
+            return original(*args, **kwargs)
+        return counted
+
+    saved = []
+    used = []
+    try:
+        if ex["forbid_autograd"]:
+            saved = _patch(_ENTRY, _refuse)
+        elif ex.get("require_autograd"):
+            saved = _patch(_ENTRY, _counting)
+            record["autograd"] = used
+        for args in args_list:
+            before = counter[0]
+            record["calls"].append(encode(call(args)))
+            used.append(counter[0] > before)
+    finally:
+        for owner, attr, original in reversed(saved):
+            setattr(owner, attr, original)
+
+
+def _check(ex):
+    record = {}
+    in_main = _current_thread() is _main_thread()
+    previous = None
+
+    def on_alarm(signum, frame):
+        raise Timeout()
 
     try:
-        import torch
-    except Exception:
-        torch = None
-
-    MAX_NUMEL, MAX_ITEMS, MAX_DEPTH = request["max_numel"], 10_000, 4
-    channel = open(request["channel"], "a", encoding="utf-8")
-
-    def emit(record):
-        record["nonce"] = request["nonce"]
-        channel.write(json.dumps(record) + "\n")
-        channel.flush()
-
-    class Timeout(BaseException):
-        pass
-
-    class AutogradUsed(BaseException):
-        pass
-
-    def encode(v, depth=0):
+        if in_main:  # repeating: code that swallows one Timeout gets the next one
+            previous = _signal(_SIGALRM, on_alarm)
+            _setitimer(_ITIMER_REAL, ex["time_limit"], 0.25)
         try:
-            if v is None:
-                return {"t": "none"}
-            if v is Ellipsis:
-                return {"t": "ellipsis"}
-            if isinstance(v, bool):
-                return {"t": "bool", "v": bool(v)}
-            if torch is not None and isinstance(v, torch.Tensor):
-                t = v.detach()
-                info = {"t": "tensor", "dtype": str(t.dtype).replace("torch.", ""), "shape": list(t.shape)}
-                if t.layout == torch.strided and not t.is_complex() and t.numel() <= MAX_NUMEL:
-                    info["v"] = t.cpu().tolist()
-                return info
-            if type(v).__module__ == "numpy" and hasattr(v, "dtype") and hasattr(v, "tolist"):
-                info = {"t": "numpy", "dtype": str(v.dtype.str), "kind": v.dtype.kind,
-                        "shape": list(getattr(v, "shape", ())), "array": type(v).__name__ == "ndarray"}
-                if v.dtype.kind in "biuf" and getattr(v, "size", 1) <= MAX_NUMEL:
-                    info["v"] = v.tolist()
-                return info
-            if isinstance(v, complex):
-                return {"t": "complex", "re": v.real, "im": v.imag}
-            if isinstance(v, int):
-                return {"t": "int", "v": int(v)} if abs(v) < 2**63 else {"t": "float", "v": float(v)}
-            if isinstance(v, numbers.Real):
-                return {"t": "float", "v": float(v)}
-            if isinstance(v, str):
-                return {"t": "str", "v": str(v[:200])}
-            if isinstance(v, (list, tuple)):
-                kind = "tuple" if isinstance(v, tuple) else "list"
-                items = [] if depth >= MAX_DEPTH else [encode(x, depth + 1) for x in list(v)[:MAX_ITEMS]]
-                return {"t": kind, "n": len(v), "v": items}
-            if isinstance(v, dict):
-                return {"t": "dict", "n": len(v)}
-        except (Exception, RecursionError):
-            pass
-        return {"t": "other", "type": str(type(v).__name__)[:80], "callable": bool(callable(v))}
-
-    ours = ["<grader-probe>"]
-    for module in ("torch", "checker", "contextlib"):
-        path = getattr(sys.modules.get(module), "__file__", None)
-        if path:
-            ours.append(os.path.dirname(os.path.abspath(path)) + os.sep)
-
-    def describe(err):
-        summary = f"{type(err).__name__}: {err}".rstrip(": ")
-        frames = [f for f in traceback.extract_tb(err.__traceback__)
-                  if not (f.filename in ("<grader-probe>", "<grader-harness>")
-                          or os.path.abspath(f.filename).startswith(tuple(ours[1:])))]
-        if not frames:
-            return summary
-        frame = frames[-1]
-        line = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
-        where = f"in {frame.name}, line {frame.lineno}"
-        return f"{summary} ({where}: {line})" if line else f"{summary} ({where})"
-
-    entry_points = request["autograd_entry_points"]  # checker.guard's table, sent by the grader
-
-    # Exercises whose answer is a class, a Function or a method given a function: the grader's own harness
-    # code (checker/harness.py, sent as text) measures the answer here, at the grader's cases.
-    harnesses, answer_problem, problem_of = {}, (), None
-    if request.get("harness_source"):
-        space = {"__name__": "grader_harness"}
-        exec(compile(request["harness_source"], "<grader-harness>", "exec"), space)
-        harnesses, answer_problem, problem_of = space["HARNESSES"], space["AnswerProblem"], space["problem_of"]
-
-    def forbid():
-        saved = []
-        for module_name, attribute, what in entry_points:
-            owner = sys.modules.get(module_name)
-            *path, name = attribute.split(".")
-            for part in path:
-                owner = getattr(owner, part, None)
-            if owner is None or not hasattr(owner, name):
-                continue
-
-            def refuse(*args, _what=what, **kwargs):
-                raise AutogradUsed(_what)
-
-            saved.append((owner, name, getattr(owner, name)))
-            setattr(owner, name, refuse)
-        return saved
-
-    def argument(value, pass_as, dtype):
-        if pass_as == "case":  # a harness's case: plain values, as they are
-            return value
-        if pass_as == "float" or torch is None:
-            return float(value) if not isinstance(value, list) else value
-        return torch.tensor(value, dtype=getattr(torch, dtype))
-
-    def signature(answer):
-        try:
-            sig = inspect.signature(answer)
-        except (TypeError, ValueError):
-            return None, None
-        params = []
-        for p in sig.parameters.values():
-            params.append({
-                "name": p.name, "kind": int(p.kind),
-                "default": None if p.default is p.empty else repr(p.default)[:80],
-                "annotation": None if p.annotation is p.empty else inspect.formatannotation(p.annotation)[:80],
-            })
-        ret = None if sig.return_annotation is sig.empty else inspect.formatannotation(sig.return_annotation)[:80]
-        return sig, {"params": params, "return": ret}
-
-    def run(ex):
-        name = ex["name"]
-        if name not in user_ns:
-            return {"missing": True}
-        answer = user_ns[name]
-        harness = harnesses.get(ex.get("harness")) if answer is not None and answer is not Ellipsis else None
-        args_list = [tuple(argument(v, ex["pass_as"], d) for v, d in zip(point, ex["dtypes"]))
-                     for point in ex["points"]]
-        if harness is not None:
-            record = {"callable": True, "name": None, "signature": None, "calls": []}
-            problem = problem_of(harness, answer)
-            if problem:
-                record["problem"] = str(problem)[:2000]
-                return record
-            call = lambda args: harness.run(answer, *args)  # noqa: E731
-        elif ex["kind"] == "value" or not callable(answer) or (torch is not None and isinstance(answer, torch.Tensor)):
-            return {"value": encode(answer)}
-        else:
-            sig, shown = signature(answer)
-            own_name = getattr(answer, "__name__", None)
-            record = {"callable": True, "name": own_name if isinstance(own_name, str) else None,
-                      "signature": shown, "calls": []}
-            if sig is not None and args_list:
-                try:
-                    sig.bind(*args_list[0])
-                except TypeError:
-                    return record
-            call = lambda args: answer(*args)  # noqa: E731
-        in_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-        saved, previous = [], None
-        try:
-            if in_main:
-                def on_alarm(signum, frame):
-                    raise Timeout()
-
-                previous = signal.signal(signal.SIGALRM, on_alarm)
-                signal.setitimer(signal.ITIMER_REAL, ex["time_limit"])
-            if ex["forbid_autograd"]:
-                saved = forbid()
-            for args in args_list:
-                record["calls"].append(encode(call(args)))
+            _body(ex, record)
         except Timeout:
             record["stop"] = {"kind": "timeout"}
         except AutogradUsed as err:
-            record["stop"] = {"kind": "autograd", "what": str(err.args[0] if err.args else "")}
-        except answer_problem as err:  # the answer has not the form asked for: the harness says why
-            record["stop"] = {"kind": "bad_answer", "text": str(err)[:2000]}
+            record["stop"] = {"kind": "autograd", "what": _plain_str(err.args[0] if err.args else "", 100)}
+        except _AnswerProblem as err:  # the answer has not the form asked for: the harness says why
+            record["stop"] = {"kind": "bad_answer", "text": _plain_str(str(err), 2000)}
         except BaseException as err:  # the student's own errors, SystemExit and KeyboardInterrupt included
             kind = "not_implemented" if isinstance(err, NotImplementedError) else "error"
-            record["stop"] = {"kind": kind, "type": type(err).__name__, "text": describe(err)[:2000]}
-        finally:
-            if in_main:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
-            for owner, attr, original in reversed(saved):
-                setattr(owner, attr, original)
+            record["stop"] = {"kind": kind, "type": _plain_str(type(err).__name__, 100), "text": _describe(err)}
+    except Timeout:  # in the student's __str__ of an error, say
+        record["stop"] = {"kind": "timeout"}
+    finally:
+        if in_main:
+            _setitimer(_ITIMER_REAL, 0)
+            _signal(_SIGALRM, previous if previous is not None else signal.SIG_DFL)
+    if "value" in record or "missing" in record or "callable" in record:
         return record
+    if record.get("stop", {}).get("kind") == "timeout":  # reading a value back ran past the limit
+        return {"timed_out": True}
+    return {"probe_error": "nothing was read"}
 
+
+def run_probe(request):
+    nonce = request["nonce"]
+    if request.get("harness_source"):
+        _load_harnesses(request["harness_source"])
     for ex in request["exercises"]:
-        emit({"id": ex["id"], "started": True})
+        _emit({"id": ex["id"], "started": True}, nonce)
         try:
-            answer = run(ex)
+            answer = _check(ex)
         except BaseException as err:  # the probe itself was disturbed
-            answer = {"probe_error": f"{type(err).__name__}: {err}"[:500]}
-        emit({"id": ex["id"], "answer": answer})
-    emit({"done": True})
-    channel.close()
-
-
-_probe(REQUEST, USER_NS)
+            answer = {"probe_error": _plain_str(type(err).__name__, 100)}
+        _emit({"id": ex["id"], "answer": answer}, nonce)
+    _emit({"done": True}, nonce)
 '''
 
 
 def new_nonce() -> str:
     return secrets.token_hex(16)
+
+
+def runner_name() -> str:
+    """The name under which the prelude leaves the probe in the notebook's namespace."""
+    return f"_grader_probe_{secrets.token_hex(6)}"
+
+
+def prelude_source(fd: int, runner: str) -> str:
+    """The first cell: run KERNEL_CODE with a copy of builtins and keep its run_probe as `runner`."""
+    from ..guard import _AUTOGRAD_ENTRY_POINTS
+
+    return (
+        "import builtins as _grader_builtins\n"
+        f"_grader_ns = {{'__builtins__': dict(vars(_grader_builtins)), '__name__': '__grader_probe__', "
+        f"'FD': {int(fd)}, 'USER_NS': _grader_builtins.globals(), 'MAX_NUMEL': {MAX_NUMEL}, "
+        f"'MAX_ITEMS': {MAX_ITEMS}, 'ENTRY_POINTS': {tuple(_AUTOGRAD_ENTRY_POINTS)!r}}}\n"
+        f"_grader_builtins.exec(_grader_builtins.compile({KERNEL_CODE!r}, '<grader-probe>', 'exec'), _grader_ns)\n"
+        f"{runner} = _grader_ns['run_probe']\n"
+        "del _grader_builtins, _grader_ns\n"
+    )
+
+
+def cell_source(exercises: list[dict], nonce: str, runner: str) -> str:
+    """The probe cell: one call, with the request as a Python literal (no parser the notebook could patch)."""
+    request = {"nonce": nonce, "exercises": exercises, "harness_source": harness_source(exercises)}
+    return f"{runner}({request!r})\n"
+
+
+def harness_source(exercises: list[dict]) -> str:
+    """checker/harness.py as text, when an exercise needs it (it imports nothing from the checker)."""
+    if not any(e.get("harness") for e in exercises):
+        return ""
+    import pathlib
+
+    from .. import harness
+
+    return pathlib.Path(harness.__file__).read_text(encoding="utf-8")
 
 
 def _point(value: Any, pass_as: str) -> Any:
@@ -274,78 +503,153 @@ def _dtype(ex, value: Any) -> str:
     return ex.dtype
 
 
-def exercise_request(ex) -> dict:
+def exercise_request(ex, hidden=None) -> dict:
     """What the probe needs for one exercise: its answer's name and the points to call it at.
 
     The points are the judge's own (`sample_points`, restricted to where the reference is
-    finite), in the order `judge.evaluate` calls them.
+    finite), in the order `judge.evaluate` calls them, then those of `hidden` (an exercise
+    whose points were drawn from the run's secret, see `replay.hidden_exercise`).
     """
     from ..judge import sampled_reference
 
     entry = {
         "id": ex.id, "name": ex.answer_name, "kind": ex.kind, "pass_as": ex.pass_as,
-        "forbid_autograd": bool(ex.forbid_autograd), "time_limit": float(ex.time_limit), "points": [],
-        "harness": ex.harness.name if ex.harness is not None else None,
-        "dtypes": [],
+        "forbid_autograd": bool(ex.forbid_autograd), "require_autograd": bool(getattr(ex, "require_autograd", False)),
+        "time_limit": float(ex.time_limit), "points": [],
+        "harness": ex.harness.name if ex.harness is not None else None, "dtypes": [],
     }
     if ex.kind != "value":
+        for exercise in (ex, hidden) if hidden is not None else (ex,):
+            ref = sampled_reference(exercise)
+            entry["points"] += [[_point(v, ex.pass_as) for v in ref.points[i]] for i in ref.valid]
         ref = sampled_reference(ex)
-        entry["points"] = [[_point(v, ex.pass_as) for v in ref.points[i]] for i in ref.valid]
         entry["dtypes"] = [_dtype(ex, v) for v in ref.points[ref.valid[0]]]
     return entry
 
 
-def harness_source(exercises: list[dict]) -> str:
-    """checker/harness.py as text, when an exercise needs it (it imports nothing from the checker)."""
-    if not any(e.get("harness") for e in exercises):
-        return ""
-    import pathlib
+# -- the worker's end of the channel --------------------------------------------------------------
+class Channel:
+    """A pipe the worker creates; the kernel inherits its write end (`write_fd`).
 
-    from .. import harness
+    A thread reads the other end as it fills (so the probe never blocks on a full pipe),
+    keeps at most `limit` bytes, and parses complete lines that carry the expected nonce.
+    Everything received before `expect()` (before the probe cell was sent) is dropped.
+    """
 
-    return pathlib.Path(harness.__file__).read_text(encoding="utf-8")
+    def __init__(self, limit: int = MAX_CHANNEL_BYTES):
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_inheritable(self.write_fd, False)  # passed to the kernel explicitly (pass_fds), to nothing else
+        self.limit = limit
+        self.received = 0
+        self.overflow = False
+        self.records: list[dict] = []
+        self.last_record_at = time.monotonic()
+        self._partial = bytearray()
+        self._nonce: Optional[str] = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def expect(self, nonce: str) -> None:
+        """From now on, keep lines carrying `nonce`; drop everything received so far."""
+        with self._lock:
+            self._nonce = nonce
+            self._partial.clear()
+            self.records = []
+            self.last_record_at = time.monotonic()
+
+    def forget(self) -> None:
+        """Drop everything, and keep nothing until the next expect()."""
+        with self._lock:
+            self._nonce = None
+            self._partial.clear()
+            self.records = []
+
+    def _pump(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([self.read_fd], [], [], 0.1)
+            except OSError:
+                return
+            if not ready:
+                continue
+            with self._lock:  # read and parse under the lock: see drain()
+                try:
+                    chunk = os.read(self.read_fd, 1 << 16)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                self._take(chunk)
+
+    def _take(self, chunk: bytes) -> None:
+        if self._nonce is None:
+            return  # before the probe: nobody's business
+        if self.received + len(chunk) > self.limit:
+            self.overflow = True
+            chunk = chunk[: max(0, self.limit - self.received)]
+        self.received += len(chunk)
+        self._partial += chunk
+        while True:
+            end = self._partial.find(b"\n")
+            if end < 0:
+                return
+            line = bytes(self._partial[:end])
+            del self._partial[: end + 1]
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(record, dict) and record.get("nonce") == self._nonce:
+                self.records.append(record)
+                self.last_record_at = time.monotonic()
+
+    def snapshot(self) -> tuple[list[dict], float]:
+        with self._lock:
+            return list(self.records), self.last_record_at
+
+    def drain(self, wait_s: float = 2.0) -> None:
+        """Return once everything in the pipe has been read and parsed (or after wait_s).
+
+        The probe's writes are in the pipe before its cell ends; reading happens under the
+        lock, so an empty pipe seen while holding the lock means every byte was parsed.
+        """
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and self._thread.is_alive():
+            with self._lock:
+                try:
+                    ready, _, _ = select.select([self.read_fd], [], [], 0)
+                except OSError:
+                    return
+                if not ready:
+                    return
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        for fd in (self.read_fd, self.write_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
-def cell_source(exercises: list[dict], nonce: str, channel: str) -> str:
-    """The probe cell: KERNEL_CODE run with fresh globals, given the request as JSON text."""
-    from ..guard import _AUTOGRAD_ENTRY_POINTS
-
-    request = json.dumps({"nonce": nonce, "channel": channel, "max_numel": MAX_NUMEL, "exercises": exercises,
-                          "autograd_entry_points": _AUTOGRAD_ENTRY_POINTS, "harness_source": harness_source(exercises)})
-    tag = f"_grader_builtins_{nonce[:8]}"
-    return (
-        f"import builtins as {tag}\n"
-        f"{tag}.exec({tag}.compile({KERNEL_CODE!r}, '<grader-probe>', 'exec'),\n"
-        f"    {{'__builtins__': {tag}, '__name__': '__grader_probe__', 'REQUEST': {request!r}, "
-        f"'USER_NS': {tag}.globals()}})\n"
-    )
-
-
-def read_channel(path, nonce: str) -> tuple[dict, list[str], bool]:
-    """(answers by exercise id, ids started, done) from the probe's file; other lines are ignored."""
+def read_records(records: list[dict]) -> tuple[dict, list[str], bool]:
+    """(answers by exercise id, ids started, done) from the probe's records (already nonce-checked)."""
     answers: dict[str, dict] = {}
     started: list[str] = []
     done = False
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if len(line) > MAX_LINE:
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(record, dict) or record.get("nonce") != nonce:
-                    continue
-                if record.get("done") is True:
-                    done = True
-                ex_id = record.get("id")
-                if not isinstance(ex_id, str):
-                    continue
-                if record.get("started") is True:
-                    started.append(ex_id)
-                elif isinstance(record.get("answer"), dict):
-                    answers[ex_id] = record["answer"]
-    except OSError:
-        pass
+    for record in records:
+        if record.get("done") is True:
+            done = True
+        ex_id = record.get("id")
+        if not isinstance(ex_id, str):
+            continue
+        if record.get("started") is True:
+            if ex_id not in started:
+                started.append(ex_id)
+        elif isinstance(record.get("answer"), dict) and ex_id not in answers:  # the first answer counts
+            answers[ex_id] = record["answer"]
     return answers, started, done
