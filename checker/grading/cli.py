@@ -106,6 +106,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"warning: {problem}", file=sys.stderr)
         print(f"merged {summary['graded']} students into {pathlib.Path(args.out) / 'grades.csv'}", file=sys.stderr)
         return 0
+    if args.command == "report":  # reads gradebooks: no lesson to choose
+        return _report(args)
     try:
         lessons = batch.parse_lessons(args.lesson)
     except ValueError as err:
@@ -127,8 +129,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(exports.summary_text(summary), file=sys.stderr)
         print(f"wrote {pathlib.Path(args.out) / 'grades.csv'}", file=sys.stderr)
         return 0
-    if args.command == "report":
-        return _report(args)
     if args.command == "gradescope":
         results = pathlib.Path(args.results)
         try:
