@@ -20,6 +20,14 @@ class BadAnswer(Exception):
     """The answer has the wrong type or shape; the message is for the student."""
 
 
+class BadShape(BadAnswer):
+    """A tensor of the wrong shape: `got` where `want` was expected, for the output `name`."""
+
+    def __init__(self, message: str, name: str, got: tuple, want: tuple):
+        super().__init__(message)
+        self.name, self.got, self.want = name, got, want
+
+
 def describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         shape = tuple(value.shape)
@@ -61,7 +69,9 @@ def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
         if value.device.type == "meta":
             raise BadAnswer(f"{name} came back as a tensor on the 'meta' device, which holds no numbers: "
                             "compute it on the CPU or a GPU.")
-        tensor = value.detach().to(device="cpu", dtype=torch.float64)
+        # a copy: an answer that returns the same tensor each call (a .grad it keeps filling) must not
+        # change the values already collected at earlier points
+        tensor = value.detach().to(device="cpu", dtype=torch.float64, copy=True)
     elif isinstance(value, (list, tuple)) and shape != () and _numbers(value):
         tensor = torch.tensor(value, dtype=torch.float64, device="cpu")  # [2.0, 4.0, 6.0] for a tensor of shape (3,)
     elif type(value).__module__ == "numpy" and hasattr(value, "dtype"):
@@ -82,15 +92,17 @@ def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
 
     if shape == ():
         if tensor.numel() != 1:
-            raise BadAnswer(
+            raise BadShape(
                 f"{name} came back as {describe(value)}; it should be a single number "
-                "(a float, or a tensor with one element)."
+                "(a float, or a tensor with one element).",
+                name, tuple(tensor.shape), shape,
             )
         return tensor.reshape(())
     if tuple(tensor.shape) != shape:
-        raise BadAnswer(
+        raise BadShape(
             f"{name} has shape {tuple(tensor.shape)}, but it should have shape {shape}. "
-            "A gradient has the shape of the tensor it is taken with respect to."
+            "A gradient has the shape of the tensor it is taken with respect to.",
+            name, tuple(tensor.shape), shape,
         )
     return tensor
 

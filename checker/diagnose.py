@@ -16,6 +16,8 @@ from typing import Optional
 
 import torch
 
+from .convert import to_outputs
+from .exercise import ExerciseDefinitionError
 from .result import PointDetail
 
 MAX_DETAILS = 3
@@ -63,24 +65,29 @@ def matches(got: list[torch.Tensor], other: list[torch.Tensor], tol, equal_nan: 
 
 
 def _known_mistake(ex, ref, got) -> Optional[str]:
-    from .convert import to_outputs
-    from .judge import ExerciseDefinitionError, _arguments
-
     for mistake in ex.mistakes:
         try:
-            outs = [
-                to_outputs(mistake.answer(*_arguments(ex, ref.points[i])) if callable(mistake.answer)
-                           else mistake.answer, ref.shapes, ex.outputs)  # a value exercise's mistake is a value
-                for i in ref.valid
-            ]
+            stacked = _mistake_outputs(ex, ref, mistake)
         except Exception as err:
             raise ExerciseDefinitionError(f"{ex.id}: mistake {mistake.id!r} failed: {err!r}") from err
-        stacked = [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
+        if stacked is None:
+            continue
         with torch.no_grad():
             # NaN where the mistake gives NaN is part of the mistake (e.g. 0·log(0) in a loss)
             if matches(got, stacked, ex.tolerance, equal_nan=True):
                 return mistake.id
     return None
+
+
+def _mistake_outputs(ex, ref, mistake) -> Optional[list[torch.Tensor]]:
+    """What the mistake gives at every valid point, stacked like the reference (None: it does not apply)."""
+    if mistake.transform is not None:
+        return mistake.transform([e.clone() for e in ref.expected])
+    if callable(mistake.answer):
+        outs = [to_outputs(mistake.answer(*ex.arguments(ref.points[i])), ref.shapes, ex.outputs) for i in ref.valid]
+    else:  # a value exercise's mistake is a value
+        outs = [to_outputs(mistake.answer, ref.shapes, ex.outputs) for _ in ref.valid]
+    return [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
 
 
 def _constant(values: torch.Tensor, floor: float = 0.0) -> Optional[float]:

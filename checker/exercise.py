@@ -19,6 +19,10 @@ from typing import Any, Callable, Optional
 from .result import Hint, Result, Solution
 
 
+class ExerciseDefinitionError(Exception):
+    """An exercise's own definition is broken. Please report it to the course authors."""
+
+
 @dataclass(frozen=True)
 class Mistake:
     """A known wrong answer and the message that names its misconception.
@@ -27,11 +31,17 @@ class Mistake:
     the same points as the student's, so a student whose answer matches it at every
     point is told exactly which misconception that was. In a "value" exercise, `answer`
     is the wrong value itself (a number or a tensor), as a student would give it.
+
+    `transform` (instead of, or besides, `answer`) describes the mistake from the reference
+    itself: given the reference outputs stacked over the points (one tensor per output, in
+    the order the answer is called), it returns what the mistaken answer gives there. It
+    suits slips that any exercise can show, such as a Jacobian returned transposed.
     """
 
     id: str
-    answer: Callable[..., Any]
+    answer: Optional[Callable[..., Any]]
     message: str
+    transform: Optional[Callable[[list], list]] = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,9 @@ class Exercise:
     # for exercises whose `reference` is not autograd's derivative (e.g. a loss value).
     compared_with: str = "torch.autograd"
     quantity: str = "the derivative"
+    # check_gradient's Jacobians: a better word than "shape (3, 2) should be (2, 3)" for a wrong shape,
+    # called as shape_advice(output name, the answer's shape, the expected shape) -> message or None.
+    shape_advice: Optional[Callable[[str, tuple, tuple], Optional[str]]] = None
     # The name the answer has in the lesson's notebook (`def dz_dx(x)`, `two_backward = ...`), where bulk
     # grading (checker.grading) looks it up. None: the name `signature` starts with, else the id after the dot.
     answer_name: Optional[str] = None
@@ -112,6 +125,12 @@ class Exercise:
     def lesson(self) -> str:
         return self.id.split(".", 1)[0]
 
+    def arguments(self, point: tuple) -> tuple:
+        """What the answer is called with at `point`: Python floats, or float64 CPU tensors."""
+        if self.pass_as == "float":
+            return tuple(float(v) for v in point)
+        return tuple(as_float64(v).clone() for v in point)
+
     # -- what students call ------------------------------------------------------
     def check(self, answer: Any, *, plot: bool = True) -> Result:
         """Grade `answer` and return a Result that renders itself (HTML in Jupyter)."""
@@ -134,6 +153,15 @@ class Exercise:
 
     def __repr__(self) -> str:
         return f"<exercise {self.id}: {self.title}; answer: {self.signature}>"
+
+
+def as_float64(value) -> Any:
+    """A number or tensor as a float64 CPU tensor, detached from any graph."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(device="cpu", dtype=torch.float64)
+    return torch.tensor(value, dtype=torch.float64, device="cpu")
 
 
 def solution_source(fn: Callable[..., Any]) -> str:

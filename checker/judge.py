@@ -15,7 +15,7 @@ from typing import Any, Optional, Union
 import torch
 
 from . import convert, diagnose, guard
-from .exercise import Exercise, Tolerance
+from .exercise import Exercise, ExerciseDefinitionError, Tolerance, as_float64
 from .result import Curve, Result
 
 NOT_ATTEMPTED = (
@@ -24,10 +24,6 @@ NOT_ATTEMPTED = (
 
 
 NOT_ATTEMPTED_VALUE = "Not attempted yet: replace `...` with your answer, then run this cell again."
-
-
-class ExerciseDefinitionError(Exception):
-    """An exercise's own definition is broken. Please report it to the course authors."""
 
 
 @dataclass
@@ -56,10 +52,7 @@ def sample_points(ex: Exercise) -> list[tuple]:
 
 
 # -- reference ------------------------------------------------------------------
-def _as_tensor(value) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value.detach().to(device="cpu", dtype=torch.float64)
-    return torch.tensor(value, dtype=torch.float64)
+_as_tensor = as_float64
 
 
 def _autograd(ex: Exercise, point: tuple) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
@@ -133,9 +126,7 @@ def _reference_outputs(ex: Exercise, value) -> tuple[torch.Tensor, ...]:
 
 # -- the answer ------------------------------------------------------------------
 def _arguments(ex: Exercise, point: tuple) -> tuple:
-    if ex.pass_as == "float":
-        return tuple(float(v) for v in point)
-    return tuple(_as_tensor(v).clone() for v in point)
+    return ex.arguments(point)
 
 
 def _signature_problem(ex: Exercise, answer: Any, args: tuple) -> Optional[str]:
@@ -210,6 +201,10 @@ def _stopped(ex: Exercise, err: BaseException, where: str, stop) -> Result:
                     f"Did you forget `return`?{also}")
     if isinstance(err, (NotImplementedError, convert.NotAttempted)):
         return stop("not_attempted", NOT_ATTEMPTED)
+    if isinstance(err, convert.BadShape) and ex.shape_advice is not None:
+        advice = ex.shape_advice(err.name, err.got, err.want)
+        if advice:
+            return stop("error", f"{advice}{' (' + where.strip() + ')' if where else ''}", mistake="wrong-shape")
     if isinstance(err, convert.BadAnswer):
         return stop("error", f"{err}{' (' + where.strip() + ')' if where else ''}")
     if isinstance(err, guard.AutogradUsed):
