@@ -51,8 +51,11 @@ def _numbers(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
-    """One output as a float64 CPU tensor of `shape` (() means a single number)."""
+def to_tensor(value: Any, shape: tuple, name: str, strict: bool = False) -> torch.Tensor:
+    """One output as a float64 CPU tensor of `shape` (() means a single number).
+
+    `strict`: a gradient with respect to a 0-dim tensor must be 0-dim too, not a tensor of shape (1,)
+    (which broadcasts the parameter to shape (1,) in an update such as `b - lr * db`)."""
     if value is None or value is Ellipsis:
         raise NotAttempted()
     if isinstance(value, str):
@@ -91,6 +94,13 @@ def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
         raise BadAnswer(f"{name} came back as {describe(value)}; it should be {_number_word(shape)}.{hint}")
 
     if shape == ():
+        if strict and isinstance(value, torch.Tensor) and value.dim() > 0 and tensor.numel() == 1:
+            raise BadShape(
+                f"{name} has shape {tuple(tensor.shape)}, but it should be a 0-dim tensor, shape (): the gradient "
+                "with respect to a 0-dim tensor is 0-dim too. (A shape (1,) gradient would turn the parameter "
+                "into shape (1,) in an update such as b - lr * db.) `.reshape(())` or `.squeeze()` gives one.",
+                name, tuple(tensor.shape), shape,
+            )
         if tensor.numel() != 1:
             raise BadShape(
                 f"{name} came back as {describe(value)}; it should be a single number "
@@ -107,12 +117,13 @@ def to_tensor(value: Any, shape: tuple, name: str) -> torch.Tensor:
     return tensor
 
 
-def to_outputs(value: Any, shapes: Sequence[tuple], names: Sequence[str]) -> tuple[torch.Tensor, ...]:
+def to_outputs(value: Any, shapes: Sequence[tuple], names: Sequence[str],
+               strict: bool = False) -> tuple[torch.Tensor, ...]:
     """All outputs of one answer: a single value when one is expected, else a tuple."""
     if value is None or value is Ellipsis:
         raise NotAttempted()
     if len(shapes) == 1:
-        return (to_tensor(value, shapes[0], names[0]),)
+        return (to_tensor(value, shapes[0], names[0], strict),)
     if isinstance(value, dict):
         raise BadAnswer(f"Your answer returned a dict; return a tuple ({', '.join(names)}).")
     if not isinstance(value, (tuple, list)):
@@ -125,7 +136,7 @@ def to_outputs(value: Any, shapes: Sequence[tuple], names: Sequence[str]) -> tup
             f"Your answer returned {len(value)} values; it should return {len(shapes)}: "
             f"({', '.join(names)})."
         )
-    return tuple(to_tensor(v, s, n) for v, s, n in zip(value, shapes, names))
+    return tuple(to_tensor(v, s, n, strict) for v, s, n in zip(value, shapes, names))
 
 
 

@@ -43,6 +43,20 @@ def fmt(value) -> str:
     return str(value)
 
 
+def dtype_name(dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def where(ex, point: tuple, dtype=None) -> str:
+    """' at z = 100, y = 0' (and ' in float32' when the exercise checks several precisions)."""
+    if not point:
+        return ""
+    shown = ", ".join(f"{name} = {fmt(v)}" for name, v in zip(ex.inputs, point))
+    if dtype is not None and len(ex.precisions) > 1:
+        shown += f" in {dtype_name(dtype)}"
+    return f" at {shown}"
+
+
 def _close(got: torch.Tensor, expected: torch.Tensor, tol, equal_nan: bool = False) -> torch.Tensor:
     """Per point: every element within tolerance. Shapes (n, *shape) -> (n,)."""
     ok = torch.isclose(got, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=equal_nan)
@@ -84,7 +98,8 @@ def _mistake_outputs(ex, ref, mistake) -> Optional[list[torch.Tensor]]:
     if mistake.transform is not None:
         return mistake.transform([e.clone() for e in ref.expected])
     if callable(mistake.answer):
-        outs = [to_outputs(mistake.answer(*ex.arguments(ref.points[i])), ref.shapes, ex.outputs) for i in ref.valid]
+        outs = [to_outputs(mistake.answer(*ex.arguments(ref.points[i], ref.dtype(i))), ref.shapes, ex.outputs)
+                for i in ref.valid]
     else:  # a value exercise's mistake is a value
         outs = [to_outputs(mistake.answer, ref.shapes, ex.outputs) for _ in ref.valid]
     return [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
@@ -108,10 +123,6 @@ def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[s
     flat_g, flat_e = g.reshape(-1), e.reshape(-1)
     single = flat_e.numel() == 1  # a value exercise: one number, so no "at every point"
     everywhere = "" if single else " at every point checked"
-    if not torch.isfinite(flat_g).all():
-        where = "" if single else " at some points"
-        return (f"{name} is not a finite number{where} (NaN or infinity). "
-                "Look for a division by zero, a log of 0 or of a negative number, or an overflow.")
     scale = float(flat_e.abs().max()) or 1.0
     if torch.allclose(flat_g, -flat_e, rtol=ex.tolerance.rtol, atol=ex.tolerance.atol):
         return f"{name} has the right size but the wrong sign{everywhere}: check each minus sign."
@@ -133,6 +144,49 @@ def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[s
     ):
         return f"{name} equals the function itself, not its derivative: differentiate it."
     return None
+
+
+# Why a result stops being a number, in the precisions answers are judged in
+_OVERFLOW = ("Something overflowed there, or met a log of 0 or a division by 0: exp(t) is inf from t ≈ 88.7 in "
+             "float32 (≈ 709.8 in float64), σ(t) rounds to exactly 1.0 from t ≈ 16.6 in float32 (≈ 36.7 in "
+             "float64) so that 1 − σ(t) is 0, and 0·inf is NaN.")
+
+
+def _not_finite(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[tuple[str, list[int]]]:
+    """Where output `name` is NaN or inf although the reference is finite: the message and those rows."""
+    bad = ~torch.isfinite(g.reshape(g.shape[0], -1)).all(dim=1)
+    rows = torch.nonzero(bad).flatten().tolist()
+    if not rows:
+        return None
+    if e[0].numel() == 1 and len(ref.valid) == 1:  # a value exercise: one number
+        return (f"{name} is not a finite number (NaN or infinity). Look for a division by zero, a log of 0 "
+                "or of a negative number, or an overflow."), rows
+    row = rows[0]
+    index = ref.valid[row]
+    value = g[row].reshape(-1)
+    shown = fmt(value[~torch.isfinite(value)][0]) if value.numel() > 1 else fmt(g[row])
+    others = len(rows) - 1
+    more = f" (and at {others} other point{'s' if others != 1 else ''})" if others else ""
+    quantity = ex.quantity if e[row].numel() == 1 else f"{ex.quantity} there"
+    return (f"{name} is not a finite number: it is {shown}{where(ex, ref.points[index], ref.dtype(index))}{more}, "
+            f"where {quantity} is {fmt(e[row])}. {_OVERFLOW}"), rows
+
+
+def _wrong_only_in_lower_precision(ex, ref, got, wrong: torch.Tensor, name: str) -> Optional[str]:
+    """Right in float64, wrong in float32: a formula that is fine on paper but not in the precision models use."""
+    if len(ex.precisions) <= 1 or ref.dtypes is None:
+        return None
+    rows = torch.nonzero(wrong).flatten().tolist()
+    if not rows or any(ref.dtypes[ref.valid[r]] == torch.float64 for r in rows):
+        return None
+    index = ref.valid[rows[0]]
+    low = dtype_name(ref.dtypes[index])
+    first = ex.outputs.index(name) if name in ex.outputs else 0
+    return (f"{name} is right when computed in float64 but not in {low}, the precision models train in: "
+            f"{where(ex, ref.points[index], ref.dtypes[index]).strip()} it is {fmt(got[first][rows[0]])}, "
+            f"where {ex.quantity} is {fmt(ref.expected[first][rows[0]])} ({len(rows)} of the "
+            f"{sum(ref.dtypes[i] != torch.float64 for i in ref.valid)} {low} points are wrong). Rewrite it so "
+            f"that no step loses the digits that matter or overflows in {low}.")
 
 
 def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[str]:
@@ -193,6 +247,8 @@ def _details(ex, ref, got, wrong, outputs: list[str]) -> list[PointDetail]:
     for row in torch.nonzero(wrong).flatten().tolist()[:MAX_DETAILS]:
         point = ref.points[ref.valid[row]]
         inputs = {name: fmt(v) for name, v in zip(ex.inputs, point)}
+        if len(ex.precisions) > 1:
+            inputs["dtype"] = dtype_name(ref.dtype(ref.valid[row]))
         details.append(PointDetail(inputs, shown(ref.expected, row), shown(got, row)))
     return details
 
@@ -221,6 +277,15 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
     first = names.index(wrong_names[0])
     shown = "Your answer" if len(names) == 1 else wrong_names[0]
     hint = " (`hint()` gives a hint.)" if ex.hints else ""
+    not_finite = _not_finite(ex, ref, got[first], ref.expected[first], shown)
+    if not_finite:  # show the points where it is not a number, not other wrong ones
+        message, rows = not_finite
+        only = torch.zeros_like(wrong)
+        only[rows] = True
+        return Verdict(prefix + message, None, _details(ex, ref, got, only, wrong_names))
+    lower = _wrong_only_in_lower_precision(ex, ref, got, wrong, shown if len(names) == 1 else wrong_names[0])
+    if lower:
+        return Verdict(prefix + lower, None, details)
     explanation = (_pattern(ex, ref, got[first], ref.expected[first], shown)
                    or _only_at_lesson_points(ex, ref, wrong) or _side_of_domain(ex, ref, wrong))
     if explanation:

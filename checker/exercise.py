@@ -77,6 +77,9 @@ class Exercise:
     inputs: tuple[str, ...] = ("x",)
     domain: dict[str, tuple[float, float]] = field(default_factory=dict)
     points: tuple[tuple, ...] = ()
+    # Points always checked besides the lesson's own and the sampled ones, not shown as the lesson's:
+    # where a known failure lives (e.g. the logits at which a naive loss overflows).
+    edge_points: tuple[tuple, ...] = ()
     sampler: Optional[Callable[[Any], tuple]] = None
     n_samples: int = 32
     wrt: Optional[tuple[str, ...]] = None
@@ -86,8 +89,15 @@ class Exercise:
     tolerance: Tolerance = Tolerance()
     kind: str = "gradient"
     pass_as: str = "float"  # how the answer receives inputs: "float" or "tensor"
+    # For pass_as="tensor": the dtypes the answer's inputs come in, each at every point (the inputs
+    # rounded to it). An exercise about numerical stability adds torch.float32, the precision models
+    # train in: the answer is then also judged there, against the float64 reference.
+    precisions: tuple = ()
     batched: bool = True  # `function` is elementwise, so all points go through autograd at once
     forbid_autograd: bool = True
+    # Library functions the answer may not call, {torch function name: why}: e.g. the loss the exercise
+    # asks students to write themselves. Refused under any route (F., torch., nn. modules, torch.ops).
+    forbidden: dict[str, str] = field(default_factory=dict)
     # What to say when the answer returns None (graded incorrect, mistake "returned-none"), for exercises
     # where None is itself a known bug, e.g. returning the `.grad` of a tensor autograd never fills.
     # None keeps the default: "not attempted, did you forget `return`?".
@@ -120,16 +130,20 @@ class Exercise:
         if self.kind == "value":
             self.batched = False
             self.forbid_autograd = False
+        if self.pass_as != "tensor" and len(self.precisions) > 1:
+            raise ExerciseDefinitionError(f"{self.id}: precisions need pass_as='tensor'")
 
     @property
     def lesson(self) -> str:
         return self.id.split(".", 1)[0]
 
-    def arguments(self, point: tuple) -> tuple:
-        """What the answer is called with at `point`: Python floats, or float64 CPU tensors."""
+    def arguments(self, point: tuple, dtype=None) -> tuple:
+        """What the answer is called with at `point`: Python floats, or CPU tensors in `dtype` (float64)."""
         if self.pass_as == "float":
             return tuple(float(v) for v in point)
-        return tuple(as_float64(v).clone() for v in point)
+        if dtype is None:
+            return tuple(as_float64(v).clone() for v in point)
+        return tuple(as_float64(v).to(dtype) for v in point)
 
     # -- what students call ------------------------------------------------------
     def check(self, answer: Any, *, plot: bool = True) -> Result:

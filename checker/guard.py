@@ -5,8 +5,10 @@
 - `on_cpu()`: the checker's own tensors land on the CPU whatever the student's default
   device (`torch.set_default_device("cuda")` is common on GPU runtimes).
 - `time_limit(seconds)`: an answer that loops or sleeps is stopped.
-- `autograd_forbidden()`: in manual-gradient exercises, calling `.backward()` or
-  `torch.autograd.grad` raises `AutogradUsed` instead of quietly doing the work.
+- `autograd_forbidden()`: in manual-gradient exercises, every route to autograd (`.backward()`,
+  `torch.autograd.grad` under any alias, torch.func, torch.autograd.functional, forward-mode AD,
+  the graph's nodes) raises `AutogradUsed` instead of quietly doing the work; an exercise's
+  forbidden functions raise `ForbiddenCall` (see checker.ban for how, and what stays possible).
 - `describe_exception(err)`: the student's own line and the error, never our internals.
 """
 from __future__ import annotations
@@ -23,22 +25,15 @@ from typing import Optional
 
 import torch
 
+from . import ban
+from .ban import AutogradUsed, CheckerInterrupt, ForbiddenCall
 
-class CheckerInterrupt(BaseException):
-    """Base of the signals we raise inside student code.
-
-    A BaseException, so a student's `except Exception:` cannot swallow it.
-    """
+__all__ = ["AutogradUsed", "CheckerInterrupt", "ForbiddenCall", "TimeLimitExceeded", "autograd_forbidden",
+           "default_device", "describe_exception", "on_cpu", "preserved_state", "student_code", "time_limit"]
 
 
 class TimeLimitExceeded(CheckerInterrupt):
     pass
-
-
-class AutogradUsed(CheckerInterrupt):
-    def __init__(self, what: str):
-        super().__init__(what)
-        self.what = what
 
 
 def default_device() -> torch.device:
@@ -136,7 +131,8 @@ def time_limit(seconds: float):
         thread.join()
 
 
-# Where a hand-written gradient must not ask autograd: (module name, attribute, what to call it).
+# The usual entry points, by name: what bulk grading's probe patched before it ran checker.ban in the
+# student's kernel (kept for a probe that still asks for it; the ban itself no longer uses it).
 _AUTOGRAD_ENTRY_POINTS = (
     ("torch", "Tensor.backward", ".backward()"),
     ("torch.autograd", "backward", "torch.autograd.backward"),
@@ -148,40 +144,15 @@ _AUTOGRAD_ENTRY_POINTS = (
 )
 
 
-def _forbidden(what):
-    def refuse(*args, **kwargs):
-        raise AutogradUsed(what)
-
-    return refuse
+def autograd_forbidden(active: bool = True, forbidden=None):
+    """Inside, autograd (if `active`) and the functions named in `forbidden` ({name: why}) are refused."""
+    return ban.banned(active, forbidden)
 
 
 @contextlib.contextmanager
-def autograd_forbidden(active: bool = True):
-    """Temporarily replace autograd's entry points with ones that raise AutogradUsed."""
-    if not active:
-        yield
-        return
-    saved = []
-    for module_name, attribute, what in _AUTOGRAD_ENTRY_POINTS:
-        owner = sys.modules.get(module_name)
-        *path, name = attribute.split(".")
-        for part in path:
-            owner = getattr(owner, part, None)
-        if owner is None or not hasattr(owner, name):
-            continue
-        saved.append((owner, name, getattr(owner, name)))
-        setattr(owner, name, _forbidden(what))
-    try:
-        yield
-    finally:
-        for owner, name, original in reversed(saved):
-            setattr(owner, name, original)
-
-
-@contextlib.contextmanager
-def student_code(time_limit_s: float, forbid_autograd: bool):
+def student_code(time_limit_s: float, forbid_autograd: bool, forbidden=None):
     """Everything needed around a call into the student's code."""
-    with preserved_state(), time_limit(time_limit_s), autograd_forbidden(forbid_autograd):
+    with preserved_state(), time_limit(time_limit_s), autograd_forbidden(forbid_autograd, forbidden):
         yield
 
 

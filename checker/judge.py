@@ -33,11 +33,16 @@ class Reference:
     values: Optional[torch.Tensor]  # the function's own value at each valid point, when scalar
     valid: list[int]  # indices into points where the reference is finite
     shapes: list[tuple]
+    # per point, the dtype the answer's tensor inputs come in (None: the exercise's usual float64)
+    dtypes: Optional[list] = None
+
+    def dtype(self, index: int):
+        return None if self.dtypes is None else self.dtypes[index]
 
 
 # -- points ---------------------------------------------------------------------
 def sample_points(ex: Exercise) -> list[tuple]:
-    """The lesson's own points, then n_samples drawn from a private, seeded generator."""
+    """The lesson's own points, its edge points, then n_samples drawn from a private, seeded generator."""
     generator = torch.Generator().manual_seed(zlib.crc32(ex.id.encode()))
     if ex.kind == "value":
         return [()]
@@ -48,7 +53,28 @@ def sample_points(ex: Exercise) -> list[tuple]:
         highs = torch.tensor([ex.domain[name][1] for name in ex.inputs], dtype=torch.float64)
         u = torch.rand(ex.n_samples, len(ex.inputs), generator=generator, dtype=torch.float64)
         sampled = [tuple(row) for row in (lows + u * (highs - lows)).tolist()]
-    return [tuple(p) for p in ex.points] + sampled
+    return [tuple(p) for p in ex.points] + [tuple(p) for p in ex.edge_points] + sampled
+
+
+def checked_points(ex: Exercise) -> tuple[list[tuple], Optional[list]]:
+    """Every point the answer is judged at and, per point, its inputs' dtype: the sampled points once
+    per precision of the exercise (rounded to it), float64 first."""
+    points = sample_points(ex)
+    if len(ex.precisions) <= 1:
+        return points, None
+    every, dtypes = [], []
+    for dtype in ex.precisions:
+        for point in points:
+            every.append(tuple(_rounded(v, dtype) for v in point))
+            dtypes.append(dtype)
+    return every, dtypes
+
+
+def _rounded(value, dtype):
+    """`value` rounded to `dtype`, kept in float64 (so the reference is computed at the same inputs)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(device="cpu", dtype=dtype).to(torch.float64)
+    return float(torch.tensor(float(value), dtype=torch.float64).to(dtype))
 
 
 # -- reference ------------------------------------------------------------------
@@ -79,7 +105,7 @@ def _autograd_batched(ex: Exercise, points: list[tuple]):
     return grads, out.detach()
 
 
-def compute_reference(ex: Exercise, points: list[tuple]) -> Reference:
+def compute_reference(ex: Exercise, points: list[tuple], dtypes: Optional[list] = None) -> Reference:
     try:
         with torch.enable_grad():
             # every output stacked over the points: (n_points, *shape)
@@ -106,14 +132,14 @@ def compute_reference(ex: Exercise, points: list[tuple]) -> Reference:
     shapes = [tuple(t.shape[1:]) for t in stacked]
     if values is not None:
         values = values[finite]
-    return Reference(points, expected, values, valid, shapes)
+    return Reference(points, expected, values, valid, shapes, dtypes)
 
 
 def sampled_reference(ex: Exercise) -> Reference:
     """The reference at the exercise's lesson and sampled points: computed by autograd on the
     first check, then reused (the points are the same every time, and nothing writes to it)."""
     if ex._reference_cache is None:
-        ex._reference_cache = compute_reference(ex, sample_points(ex))
+        ex._reference_cache = compute_reference(ex, *checked_points(ex))
     return ex._reference_cache
 
 
@@ -168,24 +194,27 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
                 f"`check` expects your function itself, `{ex.signature.split('(')[0]}` without "
                 f"parentheses, but it got {convert.describe(answer)}.",
             )
-        args_list = [_arguments(ex, ref.points[i]) for i in ref.valid]
+        args_list = [ex.arguments(ref.points[i], ref.dtype(i)) for i in ref.valid]
         problem = _signature_problem(ex, answer, args_list[0])
         if problem:
             return stop("error", problem)
         calls = [lambda args=args: answer(*args) for args in args_list]
 
     got, eps = [], 0.0
+    # tensors in, gradients out: a gradient has exactly its input's shape (0-dim included)
+    strict = ex.pass_as == "tensor" and ex.kind == "gradient" and ex.reference is None
     try:
-        with guard.student_code(ex.time_limit, ex.forbid_autograd):
+        with guard.student_code(ex.time_limit, ex.forbid_autograd, ex.forbidden):
             for call in calls:
                 raw = call()
-                got.append(convert.to_outputs(raw, ref.shapes, ex.outputs))
+                got.append(convert.to_outputs(raw, ref.shapes, ex.outputs, strict))
                 eps = max(eps, convert.precision(raw))
     except KeyboardInterrupt:
         raise
     except BaseException as err:
         # the point where it stopped: the first without an output (named only now, as formatting costs time)
-        where = _where(ex, ref.points[ref.valid[len(got)]]) if len(got) < len(ref.valid) else ""
+        index = ref.valid[len(got)] if len(got) < len(ref.valid) else None
+        where = _where(ex, ref.points[index], ref.dtype(index)) if index is not None else ""
         return _stopped(ex, err, where, stop)
     return got, eps
 
@@ -210,9 +239,17 @@ def _stopped(ex: Exercise, err: BaseException, where: str, stop) -> Result:
     if isinstance(err, guard.AutogradUsed):
         return stop(
             "incorrect",
-            f"Your answer calls {err.what}. This exercise asks for the gradient by hand: "
+            f"Your answer uses {err.what}. This exercise asks for the gradient by hand: "
             "write the formula yourself; autograd is what the checker compares it with.",
             mistake="used-autograd",
+        )
+    if isinstance(err, guard.ForbiddenCall):
+        why = f" ({err.why})" if err.why else ""
+        return stop(
+            "incorrect",
+            f"Your answer calls {err.what}, which computes {ex.quantity} for you: this exercise asks you to "
+            f"write the formula yourself{why}. The checker compares your formula with it.",
+            mistake="forbidden-function",
         )
     if isinstance(err, guard.TimeLimitExceeded):
         return stop("error", f"Your answer took longer than {ex.time_limit:g} s{where} and was stopped. "
@@ -237,11 +274,8 @@ def _advice(ex: Exercise, err: BaseException) -> str:
     return ""
 
 
-def _where(ex: Exercise, point: tuple) -> str:
-    if not point:
-        return ""
-    shown = ", ".join(f"{name} = {diagnose.fmt(v)}" for name, v in zip(ex.inputs, point))
-    return f" at {shown}"
+def _where(ex: Exercise, point: tuple, dtype=None) -> str:
+    return diagnose.where(ex, point, dtype)
 
 
 # -- putting it together ------------------------------------------------------------
@@ -316,7 +350,7 @@ def curve(ex: Exercise, answer: Any, n: int = 121) -> Optional[Curve]:
         expected[slot] = value
     got: list[Optional[float]] = []
     try:
-        with guard.student_code(ex.time_limit, ex.forbid_autograd):
+        with guard.student_code(ex.time_limit, ex.forbid_autograd, ex.forbidden):
             for x in xs:
                 try:
                     got.append(float(convert.to_tensor(answer(x), (), "answer")))

@@ -194,6 +194,19 @@ def _clamped_p(z, y):
     return -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
 
 
+def _softplus_overflow(z, y):
+    return torch.log(1 + torch.exp(z)) - z * y
+
+
+def _exp_both_ways(z, y):
+    return y * torch.log(1 + torch.exp(-z)) + (1 - y) * torch.log(1 + torch.exp(z))
+
+
+def _sample_wide_logit(generator):
+    # |z| up to 100: in float32, exp(z) overflows from z ≈ 88.7 and σ(−z) underflows to 0 near z ≈ 103
+    return _uniform(generator, -100.0, 100.0), _label(generator)
+
+
 def _reference_loss(z, y):
     """What the checker compares with: torch's own stable loss, in float64."""
     z, y = (torch.as_tensor(v, dtype=torch.float64) for v in (z, y))
@@ -210,11 +223,20 @@ stable_bce = Exercise(
     inputs=("z", "y"),
     outputs=("loss",),
     points=((6.7, 0.0), (20.0, 0.0), (40.0, 0.0), (-40.0, 1.0), (40.0, 1.0)),
-    sampler=_sample_logit,
+    # where the naive forms break in float32 (and, at 1e4, in float64 too)
+    edge_points=((89.5, 0.0), (100.0, 0.0), (-100.0, 1.0), (1e4, 0.0), (-1e4, 1.0), (1e4, 1.0), (-1e4, 0.0)),
+    sampler=_sample_wide_logit,
     n_samples=40,
     pass_as="tensor",
+    # judged in float32 too, the precision students train in: that is where a naive loss becomes inf
+    precisions=(torch.float64, torch.float32),
     batched=False,
     solution_fn=_stable_bce,
+    forbidden={
+        "binary_cross_entropy_with_logits": (
+            "nn.BCEWithLogitsLoss calls it too; the exercise is to see where the instability comes from and "
+            "remove it yourself, with section 4's formula or F.logsigmoid"),
+    },
     hints=(
         "Never form p = σ(z) and take log(p) or log(1 − p): for large |z| one of them is log(0).",
         "log σ(z) = −log(1 + e^(−z)) and log(1 − σ(z)) = log σ(−z) = −log(1 + e^z). F.logsigmoid computes "
@@ -257,6 +279,18 @@ stable_bce = Exercise(
         Mistake("label-term-missing", lambda z, y: _stable_bce(z, torch.zeros_like(y)),
                 "Your loss does not depend on the label: it is the loss for y = 0 at every point, so it is right "
                 "only there. The term −z·y is what the label y = 1 changes."),
+        Mistake("softplus-overflow", _softplus_overflow,
+                "Your loss is log(1 + e^z) − z·y: right as mathematics, but e^z overflows. In float32, the precision "
+                "models train in, e^z is inf from z ≈ 88.7 on (in float64 from z ≈ 709.8), so your loss is inf where "
+                "the true loss is about z. Rewrite log(1 + e^z) so that exp never sees a large positive number: "
+                "log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)), as in section 4."),
+        Mistake("exp-overflow", _exp_both_ways,
+                "Your loss is y·log(1 + e^(−z)) + (1 − y)·log(1 + e^z), which is also what −[y·log σ(z) + "
+                "(1 − y)·log σ(−z)] computes when log and σ are taken one after the other: right as mathematics, "
+                "but for large |z| one exponential overflows (from |z| ≈ 88.7 in float32, the precision models "
+                "train in), or σ underflows to 0 and its log is −inf, and the loss is inf, or 0·inf = NaN, where "
+                "the true loss is finite. F.logsigmoid computes log σ in one stable step; section 4's last step "
+                "does the same by hand: log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|))."),
         Mistake("sign-flipped", lambda z, y: -_stable_bce(z, y),
                 "Your loss is negative: binary cross-entropy is −[y·log p + (1 − y)·log(1 − p)], with a minus "
                 "sign in front, so that it is ≥ 0 and small when the prediction is right."),
@@ -331,6 +365,7 @@ grad_vectorized = Exercise(
     outputs=("dL/dw", "dL/db"),
     sampler=_sample_dataset,
     pass_as="tensor",
+    precisions=(torch.float64, torch.float32),  # saturated sigmoids, in float32 too: the precision models train in
     batched=False,
     solution_fn=_grad_vectorized,
     hints=(

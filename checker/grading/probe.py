@@ -17,10 +17,10 @@ The probe runs in its own namespace (`exec` with fresh globals), so a student's 
 named `len` or `json` cannot change it. It imports nothing from `checker`. Limits (see
 the README): it runs inside the untrusted kernel, so student code that patches Python
 itself can disturb it, but that can only lose the student points: the verdict is made by
-the grader from the numbers, with its own reference. The autograd ban catches the usual
-entry points (`.backward()`, `torch.autograd.grad`, `torch.func.grad`, ...), as the
-in-notebook check does, not a deliberate bypass through saved references or torch
-internals; such a bypass only gets autograd's own (correct) derivative graded as correct.
+the grader from the numbers, with its own reference. The autograd ban is checker.ban's, sent as
+source and run here exactly as in the notebook: every route to autograd and an exercise's forbidden
+functions are refused. A deliberate bypass (turning torch's modes off) only gets autograd's own
+(correct) derivative graded as correct.
 """
 from __future__ import annotations
 
@@ -60,9 +60,6 @@ def _probe(request, user_ns):
         channel.flush()
 
     class Timeout(BaseException):
-        pass
-
-    class AutogradUsed(BaseException):
         pass
 
     def encode(v, depth=0):
@@ -112,7 +109,8 @@ def _probe(request, user_ns):
     def describe(err):
         summary = f"{type(err).__name__}: {err}".rstrip(": ")
         frames = [f for f in traceback.extract_tb(err.__traceback__)
-                  if not (f.filename == "<grader-probe>" or os.path.abspath(f.filename).startswith(tuple(ours[1:])))]
+                  if not (f.filename in ("<grader-probe>", "<grader-ban>")
+                          or os.path.abspath(f.filename).startswith(tuple(ours[1:])))]
         if not frames:
             return summary
         frame = frames[-1]
@@ -120,29 +118,22 @@ def _probe(request, user_ns):
         where = f"in {frame.name}, line {frame.lineno}"
         return f"{summary} ({where}: {line})" if line else f"{summary} ({where})"
 
-    entry_points = request["autograd_entry_points"]  # checker.guard's table, sent by the grader
+    # checker.ban, sent as source by the grader: the same refusals as in the notebook
+    ban = {"__name__": "__grader_ban__"}
+    try:
+        exec(compile(request["ban_source"], "<grader-ban>", "exec"), ban)
+    except Exception:  # no torch in this kernel: nothing to ban
+        import contextlib
 
-    def forbid():
-        saved = []
-        for module_name, attribute, what in entry_points:
-            owner = sys.modules.get(module_name)
-            *path, name = attribute.split(".")
-            for part in path:
-                owner = getattr(owner, part, None)
-            if owner is None or not hasattr(owner, name):
-                continue
+        class Never(BaseException):
+            pass
 
-            def refuse(*args, _what=what, **kwargs):
-                raise AutogradUsed(_what)
+        ban = {"banned": lambda *a: contextlib.nullcontext(), "AutogradUsed": Never, "ForbiddenCall": Never}
 
-            saved.append((owner, name, getattr(owner, name)))
-            setattr(owner, name, refuse)
-        return saved
-
-    def argument(value, pass_as):
+    def argument(value, pass_as, dtype="float64"):
         if pass_as == "float" or torch is None:
             return float(value) if not isinstance(value, list) else value
-        return torch.tensor(value, dtype=torch.float64)
+        return torch.tensor(value, dtype=getattr(torch, dtype or "float64", torch.float64))
 
     def signature(answer):
         try:
@@ -170,14 +161,16 @@ def _probe(request, user_ns):
         own_name = getattr(answer, "__name__", None)
         record = {"callable": True, "name": own_name if isinstance(own_name, str) else None,
                   "signature": shown, "calls": []}
-        args_list = [tuple(argument(v, ex["pass_as"]) for v in point) for point in ex["points"]]
+        dtypes = ex.get("dtypes") or [None] * len(ex["points"])
+        args_list = [tuple(argument(v, ex["pass_as"], dtype) for v in point)
+                     for point, dtype in zip(ex["points"], dtypes)]
         if sig is not None and args_list:
             try:
                 sig.bind(*args_list[0])
             except TypeError:
                 return record
         in_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-        saved, previous = [], None
+        previous = None
         try:
             if in_main:
                 def on_alarm(signum, frame):
@@ -185,14 +178,15 @@ def _probe(request, user_ns):
 
                 previous = signal.signal(signal.SIGALRM, on_alarm)
                 signal.setitimer(signal.ITIMER_REAL, ex["time_limit"])
-            if ex["forbid_autograd"]:
-                saved = forbid()
-            for args in args_list:
-                record["calls"].append(encode(answer(*args)))
+            with ban["banned"](bool(ex["forbid_autograd"]), ex.get("forbidden") or {}):
+                for args in args_list:
+                    record["calls"].append(encode(answer(*args)))
         except Timeout:
             record["stop"] = {"kind": "timeout"}
-        except AutogradUsed as err:
-            record["stop"] = {"kind": "autograd", "what": str(err.args[0] if err.args else "")}
+        except ban["AutogradUsed"] as err:
+            record["stop"] = {"kind": "autograd", "what": str(err.what)[:500]}
+        except ban["ForbiddenCall"] as err:
+            record["stop"] = {"kind": "forbidden", "what": str(err.what)[:500], "why": str(err.why)[:500]}
         except BaseException as err:  # the student's own errors, SystemExit and KeyboardInterrupt included
             kind = "not_implemented" if isinstance(err, NotImplementedError) else "error"
             record["stop"] = {"kind": kind, "type": type(err).__name__, "text": describe(err)[:2000]}
@@ -200,8 +194,6 @@ def _probe(request, user_ns):
             if in_main:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous)
-            for owner, attr, original in reversed(saved):
-                setattr(owner, attr, original)
         return record
 
     for ex in request["exercises"]:
@@ -243,20 +235,25 @@ def exercise_request(ex) -> dict:
 
     entry = {
         "id": ex.id, "name": ex.answer_name, "kind": ex.kind, "pass_as": ex.pass_as,
-        "forbid_autograd": bool(ex.forbid_autograd), "time_limit": float(ex.time_limit), "points": [],
+        "forbid_autograd": bool(ex.forbid_autograd), "forbidden": dict(ex.forbidden),
+        "time_limit": float(ex.time_limit), "points": [],
     }
     if ex.kind != "value":
         ref = sampled_reference(ex)
         entry["points"] = [[_point(v, ex.pass_as) for v in ref.points[i]] for i in ref.valid]
+        if ref.dtypes is not None:  # the dtype of each point's tensor inputs (exercises judged in several)
+            entry["dtypes"] = [str(ref.dtypes[i]).replace("torch.", "") for i in ref.valid]
     return entry
 
 
 def cell_source(exercises: list[dict], nonce: str, channel: str) -> str:
     """The probe cell: KERNEL_CODE run with fresh globals, given the request as JSON text."""
-    from ..guard import _AUTOGRAD_ENTRY_POINTS
+    import inspect
+
+    from .. import ban
 
     request = json.dumps({"nonce": nonce, "channel": channel, "max_numel": MAX_NUMEL, "exercises": exercises,
-                          "autograd_entry_points": _AUTOGRAD_ENTRY_POINTS})
+                          "ban_source": inspect.getsource(ban)})
     tag = f"_grader_builtins_{nonce[:8]}"
     return (
         f"import builtins as {tag}\n"

@@ -98,6 +98,8 @@ def _raise(stop: dict, ex) -> None:
         raise guard.TimeLimitExceeded()
     if kind == "autograd":
         raise guard.AutogradUsed(str(stop.get("what", "autograd")))
+    if kind == "forbidden":
+        raise guard.ForbiddenCall(str(stop.get("what", "a forbidden function")), str(stop.get("why", "")))
     if kind == "not_implemented":
         raise NotImplementedError(str(stop.get("text", "")))
     # Shown as the kernel described it (guard.describe_exception there): `Type: message (in f, line n: ...)`.

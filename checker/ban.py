@@ -1,0 +1,177 @@
+"""What an answer may not call while it is checked: autograd (in "by hand" exercises) and the
+library functions an exercise forbids (e.g. the loss it asks students to write themselves).
+
+Blocked where every route passes, not at module attributes a student's earlier
+`from torch.autograd import grad as G` already captured:
+
+- a TorchFunctionMode sees every call of a torch function, under any name it was imported as:
+  `torch.autograd.grad`, `torch.autograd.backward` and `Tensor.backward` (which every torch.func
+  and torch.autograd.functional transform built on reverse mode calls), forward-mode AD's dual
+  numbers (`torch._make_dual`, `_unpack_dual`: torch.func.jvp, jacfwd, hessian, linearize,
+  torch.autograd.forward_ad, autograd.functional's forward-mode strategy), reading `.grad_fn`
+  (the only way to reach the graph's nodes and call them by hand), and forbidden functions;
+- a TorchDispatchMode refuses any operation that runs while autograd's engine is executing a
+  node of the graph, whoever started the engine (a private engine object included), and
+  forbidden operations reached through torch.ops.
+
+The refusal names the public function the student called, found on the call stack.
+
+What stays possible inside one Python interpreter (documented in the README): code that turns
+these modes off on purpose (torch._C.DisableTorchFunction, popping the mode stacks), trivial
+graphs whose backward runs no operation at all, and gradients computed before the check (e.g.
+a table of values at points the student guessed). Bulk grading judges in the grader's process,
+where none of this can change a verdict, but it cannot stop a student's kernel from faking an
+answer it computed with autograd this way.
+
+This module imports only torch and the standard library: bulk grading sends its source to the
+student's kernel (checker.grading.probe), so that answers there are refused exactly as here.
+"""
+import contextlib
+import sys
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+
+class CheckerInterrupt(BaseException):
+    """Base of the signals the checker raises inside student code.
+
+    A BaseException, so a student's `except Exception:` cannot swallow it.
+    """
+
+
+class AutogradUsed(CheckerInterrupt):
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+class ForbiddenCall(CheckerInterrupt):
+    def __init__(self, what: str, why: str = ""):
+        super().__init__(what, why)
+        self.what, self.why = what, why
+
+
+# (module, qualified name) of the reverse-mode entry points every other route calls
+_REVERSE = {("torch.autograd", "grad"), ("torch.autograd", "backward"), ("torch._tensor", "Tensor.backward")}
+_DUAL = {"_make_dual", "_unpack_dual"}  # forward-mode AD
+_GRAPH = {"grad_fn", "_grad_fn"}  # the graph's nodes
+_FUNC = {"grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"}
+_FUNCTIONAL = {"jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"}
+# torch.func's internal helpers whose closures are what a student's call runs later
+_FUNC_HELPERS = {"_vjp_with_argnums": "vjp", "_jvp_with_argnums": "jvp", "grad_impl": "grad",
+                 "grad_and_value_impl": "grad_and_value", "_linearize": "linearize"}
+
+
+def _public(module: str, qualname: str):
+    """The public name of a torch frame's function, if it is an autograd entry point."""
+    head = qualname.split(".<locals>")[0]
+    last = head.rsplit(".", 1)[-1]
+    if module == "torch._tensor" and head == "Tensor.backward":
+        return ".backward()"
+    if module == "torch.autograd" and last in ("grad", "backward"):
+        return f"torch.autograd.{last}"
+    if module.startswith("torch._functorch") and (last in _FUNC or last in _FUNC_HELPERS):
+        return f"torch.func.{_FUNC_HELPERS.get(last, last)}"
+    if module == "torch.autograd.functional" and last in _FUNCTIONAL:
+        return f"torch.autograd.functional.{last}"
+    if module == "torch.autograd.forward_ad" and last in ("make_dual", "unpack_dual"):
+        return f"forward-mode AD (torch.autograd.forward_ad.{last})"
+    if module.startswith("torch.nn.modules") and head.endswith(".forward"):
+        return f"nn.{head.split('.')[0]}"
+    return None
+
+
+def _entry_point(default: str) -> str:
+    """The outermost known torch function between the student's code and this refusal."""
+    frame = sys._getframe(2)
+    ours = __name__
+    found = None
+    while frame is not None:
+        module = frame.f_globals.get("__name__") or ""
+        if module == ours:
+            frame = frame.f_back
+            continue
+        if module != "torch" and not module.startswith("torch."):
+            break  # the student's frame: the torch calls below it are the route taken
+        code = frame.f_code
+        name = _public(module, getattr(code, "co_qualname", code.co_name))
+        if name is not None:
+            found = name
+        frame = frame.f_back
+    return found or default
+
+
+def _describe(func) -> tuple:
+    """(kind, name) of a torch function call: kind in "reverse", "dual", "graph", "other"."""
+    name = getattr(func, "__name__", "")
+    if name == "__get__":  # a property: its descriptor has the name
+        return ("graph" if getattr(getattr(func, "__self__", None), "__name__", "") in _GRAPH else "other"), name
+    if (getattr(func, "__module__", None), getattr(func, "__qualname__", None)) in _REVERSE:
+        return "reverse", name
+    if name in _DUAL:
+        return "dual", name
+    return "other", name
+
+
+class _FunctionBan(TorchFunctionMode):
+    def __init__(self, autograd: bool, forbidden: dict):
+        super().__init__()
+        self.autograd, self.forbidden = autograd, forbidden
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kind, name = _describe(func)
+        if self.autograd and kind == "reverse":
+            raise AutogradUsed(_entry_point("autograd"))
+        if self.autograd and kind == "dual":
+            raise AutogradUsed(_entry_point("forward-mode AD (torch.autograd.forward_ad)"))
+        if self.autograd and kind == "graph":
+            raise AutogradUsed("`.grad_fn`, autograd's graph (calling its nodes runs the backward pass by hand)")
+        if name in self.forbidden:
+            raise ForbiddenCall(_entry_point(_shown(func, name)), self.forbidden[name])
+        return func(*args, **(kwargs or {}))
+
+
+_current_node = getattr(torch._C, "_current_autograd_node", None)
+
+
+class _DispatchBan(TorchDispatchMode):
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Otherwise torch wraps __torch_dispatch__ to keep torch.compile out of it, which imports
+        # torch._dynamo (over a second) on the first operation, inside the answer's time limit.
+        return False
+
+    def __init__(self, autograd: bool, forbidden: dict):
+        super().__init__()
+        self.autograd, self.forbidden = autograd, forbidden
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if self.autograd and _current_node is not None and _current_node() is not None:
+            raise AutogradUsed(_entry_point("autograd's backward pass (its engine, called directly)"))
+        name = getattr(func, "__name__", "").split(".")[0]
+        if name in self.forbidden:
+            raise ForbiddenCall(_entry_point(f"torch.ops.aten.{name}"), self.forbidden[name])
+        return func(*args, **(kwargs or {}))
+
+
+def _shown(func, name: str) -> str:
+    module = getattr(func, "__module__", None) or ""
+    if module == "torch.nn.functional":
+        return f"F.{name}"
+    return f"torch.{name}"
+
+
+@contextlib.contextmanager
+def banned(autograd: bool = True, forbidden=None):
+    """Inside, autograd (if `autograd`) and the functions named in `forbidden` ({name: why}) raise
+    AutogradUsed / ForbiddenCall. Names are torch function names, e.g. "binary_cross_entropy_with_logits"
+    (F.binary_cross_entropy_with_logits, torch.binary_cross_entropy_with_logits, nn.BCEWithLogitsLoss
+    and torch.ops.aten all reach it)."""
+    forbidden = dict(forbidden or {})
+    if not autograd and not forbidden:
+        yield
+        return
+    with _FunctionBan(autograd, forbidden), _DispatchBan(autograd, forbidden):
+        yield
