@@ -27,6 +27,7 @@ This module imports only torch and the standard library: bulk grading sends its 
 student's kernel (checker.grading.probe), so that answers there are refused exactly as here.
 """
 import contextlib
+import functools
 import sys
 
 import torch
@@ -173,5 +174,35 @@ def banned(autograd: bool = True, forbidden=None):
     if not autograd and not forbidden:
         yield
         return
-    with _FunctionBan(autograd, forbidden), _DispatchBan(autograd, forbidden):
-        yield
+    function_mode, dispatch_mode = _FunctionBan(autograd, forbidden), _DispatchBan(autograd, forbidden)
+    try:
+        with function_mode, dispatch_mode:
+            yield
+    finally:
+        # A time limit's exception can land inside a mode's __exit__ and leave it on torch's stack,
+        # which would keep autograd refused in the student's session: take it off if it is still there.
+        _drop(function_mode, "_len_torch_function_stack", "_get_function_stack_at",
+              "_pop_torch_function_stack", "_push_on_torch_function_stack")
+        _drop(dispatch_mode, "_len_torch_dispatch_stack", "_get_dispatch_stack_at",
+              "_pop_torch_dispatch_stack", "_push_on_torch_dispatch_stack")
+
+
+def _drop(mode, length: str, get_at: str, pop: str, push: str) -> None:
+    """Take `mode` off its torch mode stack if it is still there; the modes above it stay, in order."""
+    _C = torch._C
+    try:
+        length, get_at, pop, push = (getattr(_C, name) for name in (length, get_at, pop, push))
+        if not any(get_at(i) is mode for i in range(length())):
+            return
+        if pop is getattr(_C, "_pop_torch_dispatch_stack", None):
+            pop = functools.partial(pop, None)  # it takes the infra-mode key; None: the user modes
+        above = []
+        while length():
+            top = pop()
+            if top is mode:
+                break
+            above.append(top)
+        for other in reversed(above):
+            push(other)
+    except Exception:  # an older torch without these functions: nothing more to do
+        pass
