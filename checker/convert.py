@@ -6,8 +6,9 @@ Everything else gets a message that says what came back and what was expected.
 """
 from __future__ import annotations
 
+import math
 import numbers
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 
@@ -72,6 +73,8 @@ def to_tensor(value: Any, shape: tuple, name: str, strict: bool = False) -> torc
         if value.device.type == "meta":
             raise BadAnswer(f"{name} came back as a tensor on the 'meta' device, which holds no numbers: "
                             "compute it on the CPU or a GPU.")
+        if value.dtype.is_floating_point and _eps(value.dtype) > _eps(torch.bfloat16):
+            raise _too_coarse(name, value.dtype)
         # a copy: an answer that returns the same tensor each call (a .grad it keeps filling) must not
         # change the values already collected at earlier points
         tensor = value.detach().to(device="cpu", dtype=torch.float64, copy=True)
@@ -82,6 +85,8 @@ def to_tensor(value: Any, shape: tuple, name: str, strict: bool = False) -> torc
             raise BadAnswer(f"{name} came back as a complex number; derivatives here are real numbers.")
         if value.dtype.kind not in "fiu":
             raise BadAnswer(f"{name} came back as {describe(value)}; it should be {_number_word(shape)}.")
+        if value.dtype.kind == "f" and value.dtype.itemsize < 2:  # numpy extensions such as float8
+            raise _too_coarse(name, value.dtype)
         tensor = torch.as_tensor(value.astype("float64"), device="cpu")
     else:
         hint = ""
@@ -146,9 +151,48 @@ def precision(value: Any) -> float:
         return max((precision(v) for v in value), default=0.0)
     dtype = getattr(value, "dtype", None)
     if isinstance(value, torch.Tensor) and dtype.is_floating_point:
-        return torch.finfo(dtype).eps
+        return _eps(dtype)
     if type(value).__module__ == "numpy" and getattr(dtype, "kind", "") == "f":
         import numpy  # already imported: the answer is a numpy value
 
         return float(numpy.finfo(dtype).eps)
     return torch.finfo(torch.float64).eps
+
+
+# The least precise floats an answer may come in: bfloat16 keeps 8 significant bits, float16 11. They are
+# judged at their own rounding of the expected value; anything coarser (float8, float4) is refused.
+HALF_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _eps(dtype: torch.dtype) -> float:
+    try:
+        return float(torch.finfo(dtype).eps)
+    except Exception:  # float4 and other packed dtypes have no finfo: coarser than anything usable
+        return 1.0
+
+
+def half_precision(value: Any) -> Optional[torch.dtype]:
+    """float16 or bfloat16 if the answer (or any of its outputs) comes in that precision (bfloat16 first)."""
+    found = set()
+
+    def visit(v, depth=0):
+        if isinstance(v, (tuple, list)) and depth < 3:
+            for item in list(v)[:100]:
+                visit(item, depth + 1)
+        elif isinstance(v, torch.Tensor) and v.dtype in HALF_PRECISION:
+            found.add(v.dtype)
+        elif type(v).__module__ == "numpy" and str(getattr(v, "dtype", "")) == "float16":
+            found.add(torch.float16)
+
+    visit(value)
+    return torch.bfloat16 if torch.bfloat16 in found else (torch.float16 if found else None)
+
+
+def _too_coarse(name: str, dtype) -> BadAnswer:
+    shown = str(dtype).replace("torch.", "")
+    bits = round(-math.log2(_eps(dtype))) + 1 if _eps(dtype) < 1 else 1
+    return BadAnswer(
+        f"{name} came back as a {shown} tensor, which keeps only {bits} significant bit{'s' if bits != 1 else ''}: "
+        "far too few to tell a right answer from a wrong one. Return float32 or float64 (or a Python float); "
+        "float16 and bfloat16 are the least precise the checker accepts."
+    )

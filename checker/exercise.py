@@ -50,10 +50,32 @@ class Tolerance:
 
     The defaults accept answers computed in float32 (about 7 significant digits)
     while every known mistake stays far outside them.
+
+    `rounding_of`: for an answer in float16 or bfloat16, also allow the spacing of that dtype at the
+    expected value (one ulp): the answer is judged at its own rounding of the expected value, a width
+    relative to each value, never a fixed absolute one.
     """
 
     rtol: float = 1e-4
     atol: float = 1e-5
+    rounding_of: Any = None
+
+    def allowed(self, target):
+        """The largest |got - target| accepted at each element of `target` (a float64 tensor)."""
+        width = self.atol + self.rtol * target.abs()
+        if self.rounding_of is not None:
+            width = width + ulp(target, self.rounding_of)
+        return width
+
+
+def ulp(values, dtype):
+    """The spacing of `dtype`'s numbers at each of `values` (subnormal spacing near 0)."""
+    import torch
+
+    info = torch.finfo(dtype)
+    _, exponent = torch.frexp(values.abs().to(torch.float64))
+    spacing = torch.ldexp(torch.ones_like(values, dtype=torch.float64), exponent - 1) * info.eps
+    return torch.clamp(spacing, min=info.tiny * info.eps)
 
 
 @dataclass(eq=False)

@@ -174,9 +174,9 @@ def _signature_problem(ex: Exercise, answer: Any, args: tuple) -> Optional[str]:
     return None
 
 
-def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tuple], float], Result]:
-    """The answer's outputs at every valid point and the machine epsilon of their least
-    precise dtype, or a Result explaining why there are none."""
+def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tuple], Optional[torch.dtype]], Result]:
+    """The answer's outputs at every valid point and the half-precision dtype it used (float16 or
+    bfloat16, None for float32/float64/Python numbers), or a Result explaining why there are none."""
 
     def stop(status, message, mistake=None):
         return Result(ex.id, status, message, title=ex.title, max_score=ex.max_score, mistake=mistake)
@@ -200,7 +200,7 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
             return stop("error", problem)
         calls = [lambda args=args: answer(*args) for args in args_list]
 
-    got, eps = [], 0.0
+    got, low = [], None
     # tensors in, gradients out: a gradient has exactly its input's shape (0-dim included)
     strict = ex.pass_as == "tensor" and ex.kind == "gradient" and ex.reference is None
     try:
@@ -208,7 +208,7 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
             for call in calls:
                 raw = call()
                 got.append(convert.to_outputs(raw, ref.shapes, ex.outputs, strict))
-                eps = max(eps, convert.precision(raw))
+                low = _lower(low, convert.half_precision(raw))
     except KeyboardInterrupt:
         raise
     except BaseException as err:
@@ -216,7 +216,12 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
         index = ref.valid[len(got)] if len(got) < len(ref.valid) else None
         where = _where(ex, ref.points[index], ref.dtype(index)) if index is not None else ""
         return _stopped(ex, err, where, stop)
-    return got, eps
+    return got, low
+
+
+def _lower(a, b):
+    """The less precise of two half-precision dtypes (None: neither)."""
+    return torch.bfloat16 if torch.bfloat16 in (a, b) else (a or b)
 
 
 def _stopped(ex: Exercise, err: BaseException, where: str, stop) -> Result:
@@ -258,9 +263,38 @@ def _stopped(ex: Exercise, err: BaseException, where: str, stop) -> Result:
     return stop("error", f"Your code raised an error{where}: {guard.describe_exception(err)}{_advice(ex, err)}")
 
 
-def _tolerance(ex: Exercise, eps: float) -> Tolerance:
-    """The exercise's tolerance, widened for answers in float16/bfloat16 (their rounding)."""
-    return Tolerance(rtol=max(ex.tolerance.rtol, 2 * eps), atol=max(ex.tolerance.atol, 2 * eps))
+def _tolerance(ex: Exercise, low: Optional[torch.dtype]) -> Tolerance:
+    """The exercise's tolerance; for a float16/bfloat16 answer, plus that dtype's rounding of each expected
+    value (one ulp there, relative to the value: never a fixed width that a wrong answer could hide in)."""
+    if low is None:
+        return ex.tolerance
+    return dataclasses.replace(ex.tolerance, rounding_of=low)
+
+
+def _cannot_tell(ex: Exercise, ref: Reference, got: list[torch.Tensor], tol: Tolerance,
+                 low: torch.dtype) -> Optional[str]:
+    """For a half-precision answer that is not right at its own rounding: a message if every difference is
+    one that rounding in `low` alone could make (then no verdict can be stood behind), else None."""
+    eps, biggest = torch.finfo(low).eps, torch.finfo(low).max
+    first = None
+    for k, (g, e) in enumerate(zip(got, ref.expected)):
+        scale = float(e.abs().max()) if e.numel() else 0.0
+        loose = tol.allowed(e) + 8 * eps * (e.abs() + scale)
+        off = ((g - e).abs() > loose) & ~(g == e) & ~(e.abs() > biggest)  # past its range: cannot hold it
+        if bool(off.any()):
+            return None
+        miss = ((g - e).abs() > tol.allowed(e)) & ~(g == e)
+        if first is None and bool(miss.any()):
+            first = (k, int(torch.nonzero(miss.reshape(miss.shape[0], -1).any(dim=1))[0]))
+    k, row = first
+    index = ref.valid[row]
+    name = str(low).replace("torch.", "")
+    digits = 3 if low == torch.bfloat16 else 4
+    return (f"Your answer comes back in {name}, which keeps about {digits} significant digits: "
+            f"{_where(ex, ref.points[index], ref.dtype(index)).strip() or 'here'} yours is "
+            f"{diagnose.fmt(got[k][row])} where {ex.quantity} is {diagnose.fmt(ref.expected[k][row])}, a difference "
+            f"that {name} rounding alone could make. At this precision the checker cannot tell a rounding "
+            "error from a mistake: return float32 or float64 (or a Python float).")
 
 
 def _advice(ex: Exercise, err: BaseException) -> str:
@@ -296,13 +330,18 @@ def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
     if isinstance(outcome, Result):
         outcome.n_points = len(ref.valid)
         return outcome
-    outputs, eps = outcome
-    tolerance = _tolerance(ex, eps)
+    outputs, low = outcome
+    tolerance = _tolerance(ex, low)
     if tolerance != ex.tolerance:
         ex = dataclasses.replace(ex, tolerance=tolerance)
     got = [torch.stack([point[k] for point in outputs]) for k in range(len(ref.shapes))]
     wrong = diagnose.wrong_points(got, ref.expected, ex.tolerance)
     n = len(ref.valid)
+    if low is not None and wrong.any():
+        unsure = _cannot_tell(ex, ref, got, ex.tolerance, low)
+        if unsure:
+            return Result(ex.id, "error", unsure, title=ex.title, max_score=ex.max_score, mistake="low-precision",
+                          n_points=n)
     if not wrong.any():
         message = f"Correct: your answer matches {ex.compared_with} at all {n} points checked."
         message += _at_lesson_points(ex, ref, got)
