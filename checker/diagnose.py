@@ -207,17 +207,27 @@ def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[str]:
     return None
 
 
-def _only_at_lesson_points(ex, ref, wrong: torch.Tensor) -> Optional[str]:
-    """Right exactly at the lesson's own points: a number was fitted, not a function written."""
+def _only_at_lesson_points(ex, ref, got, wrong: torch.Tensor) -> Optional[str]:
+    """Right exactly at the lesson's own points, and the same value everywhere else: a number was typed in
+    (or the lesson's point special-cased), not a function written. A formula that happens to be right at
+    the lesson's point is not told this: it is diagnosed as a formula."""
     lesson_rows = [row for row, index in enumerate(ref.valid) if index < len(ex.points)]
     if not lesson_rows or bool(wrong[lesson_rows].any()) or int((~wrong).sum()) != len(lesson_rows):
         return None
-    where = " and ".join(
+    others = [row for row in range(wrong.numel()) if row not in lesson_rows]
+    for g in got:
+        values = g[others].reshape(len(others), -1)
+        if not bool(torch.isfinite(values).all()):
+            return None
+        spread = float((values - values[0]).abs().max())
+        if spread > 1e-9 + 1e-6 * float(values.abs().max()):
+            return None
+    where_ = " and ".join(
         ", ".join(f"{name} = {fmt(v)}" for name, v in zip(ex.inputs, ref.points[ref.valid[row]]))
         for row in lesson_rows
     )
-    return (f"Your answer is right at {where}, the lesson's own point, but not at the other points checked. "
-            f"{ex.quantity[0].upper() + ex.quantity[1:]} is a function of the inputs, "
+    return (f"Your answer is right at {where_}, the lesson's own point, but it gives the same value at every other "
+            f"point checked. {ex.quantity[0].upper() + ex.quantity[1:]} is a function of the inputs, "
             "so your answer must be right for every input, not just this one.")
 
 
@@ -290,7 +300,7 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
     if lower:
         return Verdict(prefix + lower, None, details)
     explanation = (_pattern(ex, ref, got[first], ref.expected[first], shown)
-                   or _only_at_lesson_points(ex, ref, wrong) or _side_of_domain(ex, ref, wrong))
+                   or _only_at_lesson_points(ex, ref, got, wrong) or _side_of_domain(ex, ref, wrong))
     if explanation:
         return Verdict(prefix + explanation, None, details)
     if ex.kind == "value":

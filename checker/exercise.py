@@ -42,6 +42,11 @@ class Mistake:
     answer: Optional[Callable[..., Any]]
     message: str
     transform: Optional[Callable[[list], list]] = None
+    # Why this mistake may give the reference's value at the lesson's own points, if it may: a numerically
+    # fragile form of the right formula (it differs only where something overflows), or a slip that
+    # vanishes at the lesson's example. Empty: it must differ there (tests/test_lesson_points.py), so that
+    # a student who makes it is never told they are right at the lesson's point.
+    agrees_at_lesson_points: str = ""
 
 
 @dataclass(frozen=True)

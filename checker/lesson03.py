@@ -30,7 +30,8 @@ df_dx = Exercise(
     signature="df_dx(x) -> float",
     function=lambda x: torch.exp(torch.cos(x**2)),
     domain={"x": (-2.0, 2.0)},
-    points=((1.0,),),
+    # not x = 1: there x² = x, so every stage taken at x instead of x² would be right at the lesson's point
+    points=((1.5,),),
     solution_fn=_df_dx,
     outputs=("df/dx",),
     hints=(
@@ -59,6 +60,12 @@ df_dx = Exercise(
         Mistake("exp-at-wrong-point", lambda x: -math.exp(x**2) * math.sin(x**2) * 2 * x,
                 "The outer derivative exp(v) must be evaluated at the outer function's input, "
                 "v = cos(x²): exp(cos(x²)), not exp(x²)."),
+        Mistake("stages-at-x", lambda x: -math.exp(math.cos(x)) * math.sin(x) * 2 * x,
+                "You took every stage at x instead of at its own input: that is the derivative of exp(cos(x)) "
+                "times 2x. The stages are u = x², v = cos(u), f = exp(v): cos and sin act on u = x², and exp on "
+                "v = cos(x²), so df/dx = exp(cos(x²))·(−sin(x²))·2x."),
+        Mistake("inner-factor-without-x", lambda x: -math.exp(math.cos(x**2)) * math.sin(x**2) * 2,
+                "The innermost factor is du/dx = d(x²)/dx = 2x, not 2: the x stays after the power rule."),
     ),
 )
 

@@ -105,7 +105,8 @@ scalar_grads = Exercise(
                 "be low."),
         Mistake("bias-missing", _scalar_mistake(lambda z, y: _sigmoid(z) - y, with_bias=False),
                 "Your logit leaves out the bias: the model's logit is z = w·x + b, and p = σ(z) needs all of it. "
-                "(At the lesson's point b = 0, so the slip only shows at the other points.)"),
+                "(At the lesson's point b = 0, so the slip only shows at the other points.)",
+                agrees_at_lesson_points="b = 0 in the original notebook's example, the lesson's point"),
         Mistake("w-instead-of-x", _w_instead_of_x,
                 "dL/db is right, but in dL/dw the last chain-rule factor is ∂z/∂w, the derivative of "
                 "z = w·x + b with respect to w. That is the factor multiplying w (the input), not w itself."),
@@ -144,7 +145,9 @@ dL_dz = Exercise(
     inputs=("z", "y"),
     wrt=("z",),
     outputs=("dL/dz",),
-    points=((6.7, 0.0), (20.0, 0.0), (-30.0, 1.0), (40.0, 1.0)),
+    # y = 1 and p far from it: at y = 0 "p" alone would be right, and where p − y ≈ 0 every factor slip is
+    points=((-6.7, 1.0),),
+    edge_points=((6.7, 0.0), (20.0, 0.0), (-30.0, 1.0), (40.0, 1.0)),  # saturated: p rounds to 0 or 1
     sampler=_sample_logit,
     solution_fn=_dL_dz,
     hints=(
@@ -207,6 +210,11 @@ def _sample_wide_logit(generator):
     return _uniform(generator, -100.0, 100.0), _label(generator)
 
 
+# The right formula computed in a way that breaks only where p rounds to 0 or 1, or exp overflows:
+# at an ordinary point, the lesson's included, it gives the right loss.
+NUMERICAL = "the right formula, computed in a way that fails only in saturation or overflow"
+
+
 def _reference_loss(z, y):
     """What the checker compares with: torch's own stable loss, in float64."""
     z, y = (torch.as_tensor(v, dtype=torch.float64) for v in (z, y))
@@ -222,9 +230,11 @@ stable_bce = Exercise(
     quantity="the loss",
     inputs=("z", "y"),
     outputs=("loss",),
-    points=((6.7, 0.0), (20.0, 0.0), (40.0, 0.0), (-40.0, 1.0), (40.0, 1.0)),
-    # where the naive forms break in float32 (and, at 1e4, in float64 too)
-    edge_points=((89.5, 0.0), (100.0, 0.0), (-100.0, 1.0), (1e4, 0.0), (-1e4, 1.0), (1e4, 1.0), (-1e4, 0.0)),
+    # y = 1 and z < 0: the label's term and the |z| both matter (stability mistakes agree here by nature)
+    points=((-6.7, 1.0),),
+    # saturated (p rounds to 0 or 1), then where the naive forms break in float32 (at 1e4, in float64 too)
+    edge_points=((6.7, 0.0), (20.0, 0.0), (40.0, 0.0), (-40.0, 1.0), (40.0, 1.0),
+                 (89.5, 0.0), (100.0, 0.0), (-100.0, 1.0), (1e4, 0.0), (-1e4, 1.0), (1e4, 1.0), (-1e4, 0.0)),
     sampler=_sample_wide_logit,
     n_samples=40,
     pass_as="tensor",
@@ -249,25 +259,30 @@ stable_bce = Exercise(
                 "Your loss goes through p = σ(z) and then log(p) and log(1 − p). For z above about 37, p rounds "
                 "to exactly 1.0 even in float64 (above about 16.6 in float32), so log(1 − p) = log(0): the loss "
                 "is inf for y = 0 and 0·(−inf) = NaN for y = 1. Never form p: work from z itself, as in "
-                "section 4."),
+                "section 4.",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("clamped-p", _clamped_p,
                 "You clamped p to [1e-8, 1 − 1e-8], as section 1's binary_cross_entropy_loss does. That caps "
                 "the loss at "
                 "−log(1e-8) ≈ 18.42, so a confidently wrong prediction at |z| = 30 costs 18.42 instead of about "
                 "30, and the clamp's gradient there is 0: training stops learning from its worst mistakes. "
-                "(In float32 the clamp does not even work: 1 − 1e-8 rounds to 1.0.) Work from z instead."),
+                "(In float32 the clamp does not even work: 1 − 1e-8 rounds to 1.0.) Work from z instead.",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("clamped-p-float32", lambda z, y: _clamped_p(z.float(), y.float()),
                 "This is section 1's clamped loss computed in float32, where 1 − 1e-8 rounds to 1.0: the clamp "
                 "does not protect log(1 − p). From z ≈ 16.6 on, σ(z) is exactly 1.0 in float32, so the loss is inf "
-                "(y = 0) or NaN (y = 1). Work from z, in the dtype you were given."),
+                "(y = 0) or NaN (y = 1). Work from z, in the dtype you were given.",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("through-probabilities-float32", lambda z, y: _through_probabilities(z.float(), y.float()),
                 "Your loss goes through p = σ(z) in float32: from z ≈ 16.6 on, p is exactly 1.0 and log(1 − p) "
                 "= log(0), so the loss is inf (y = 0) or NaN (y = 1). Never form p: work from z itself, in the "
-                "dtype you were given."),
+                "dtype you were given.",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("bce-on-probabilities", lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y),
                 "F.binary_cross_entropy on σ(z) clamps each log at −100, so where p rounds to 0 or 1 the loss "
                 "becomes 100 instead of about |z|. Work from z itself (this is what "
-                "F.binary_cross_entropy_with_logits does)."),
+                "F.binary_cross_entropy_with_logits does).",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("abs-missing", lambda z, y: torch.clamp(z, min=0) - z * y + torch.log1p(torch.exp(-z)),
                 "For z < 0 your loss is too large by |z|: there e^(−z) is huge and log(1 + e^(−z)) is about "
                 "−z = |z|, a part that max(z, 0) was meant to carry (and for z < 0 it is 0). Compare your last "
@@ -283,14 +298,16 @@ stable_bce = Exercise(
                 "Your loss is log(1 + e^z) − z·y: right as mathematics, but e^z overflows. In float32, the precision "
                 "models train in, e^z is inf from z ≈ 88.7 on (in float64 from z ≈ 709.8), so your loss is inf where "
                 "the true loss is about z. Rewrite log(1 + e^z) so that exp never sees a large positive number: "
-                "log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)), as in section 4."),
+                "log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)), as in section 4.",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("exp-overflow", _exp_both_ways,
                 "Your loss is y·log(1 + e^(−z)) + (1 − y)·log(1 + e^z), which is also what −[y·log σ(z) + "
                 "(1 − y)·log σ(−z)] computes when log and σ are taken one after the other: right as mathematics, "
                 "but for large |z| one exponential overflows (from |z| ≈ 88.7 in float32, the precision models "
                 "train in), or σ underflows to 0 and its log is −inf, and the loss is inf, or 0·inf = NaN, where "
                 "the true loss is finite. F.logsigmoid computes log σ in one stable step; section 4's last step "
-                "does the same by hand: log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|))."),
+                "does the same by hand: log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)).",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("sign-flipped", lambda z, y: -_stable_bce(z, y),
                 "Your loss is negative: binary cross-entropy is −[y·log p + (1 − y)·log(1 − p)], with a minus "
                 "sign in front, so that it is ≥ 0 and small when the prediction is right."),
