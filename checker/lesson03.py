@@ -9,6 +9,7 @@ import math
 import torch
 
 from .exercise import Exercise, Mistake
+from .slips import BIAS_MISSING, SIGMOID_DERIVATIVE_PLUS
 
 
 def _sigmoid(z):
@@ -108,6 +109,12 @@ def _neuron_bias_one(w0, x0, w1, x1, w2):
     return x0 * s, w0 * s, x1 * s, w1 * s, 1.0
 
 
+def _neuron_bias_missing(w0, x0, w1, x1, w2):
+    z = w0 * x0 + w1 * x1  # w2, the bias, left out
+    s = _sigmoid(z) * (1 - _sigmoid(z))
+    return x0 * s, w0 * s, x1 * s, w1 * s, s
+
+
 NEURON_INPUTS = ("w0", "x0", "w1", "x1", "w2")
 
 neuron_grad = Exercise(
@@ -160,6 +167,8 @@ neuron_grad = Exercise(
                 "Your sigmoid derivative is e⁻ᶻ/(1 + e⁻ᶻ), which is 1 − σ(z): the denominator is not squared. "
                 "σ = 1/d with d = 1 + e⁻ᶻ, and the local derivative of 1/d is −1/d², with d squared "
                 "(section 2.1)."),
+        SIGMOID_DERIVATIVE_PLUS.mistake(_neuron_mistake(lambda z: _sigmoid(z) * (1 + _sigmoid(z)))),
+        BIAS_MISSING.mistake(_neuron_bias_missing, after="Here z = w0·x0 + w1·x1 + w2: w2 is the bias."),
     ),
 )
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .exercise import Exercise, Mistake
+from .slips import BIAS_MISSING, BROADCAST_COLUMN, LOGIT_FOR_PREDICTION, SIGMOID_DERIVATIVE_PLUS
 
 
 def _bce_logits(z, y):
@@ -103,10 +104,15 @@ scalar_grads = Exercise(
                 "Your p is 1 / (1 + e^(+z)), which is σ(−z) = 1 − p, not the sigmoid σ(z) = 1 / (1 + e^(−z)): "
                 "the minus sign in the exponent is missing, so your prediction is high exactly where it should "
                 "be low."),
-        Mistake("bias-missing", _scalar_mistake(lambda z, y: _sigmoid(z) - y, with_bias=False),
-                "Your logit leaves out the bias: the model's logit is z = w·x + b, and p = σ(z) needs all of it. "
-                "(At the lesson's point b = 0, so the slip only shows at the other points.)",
-                agrees_at_lesson_points="b = 0 in the original notebook's example, the lesson's point"),
+        BIAS_MISSING.mistake(_scalar_mistake(lambda z, y: _sigmoid(z) - y, with_bias=False),
+                             after="Here z = w·x + b. (At the lesson's point b = 0, so the slip only shows at the "
+                                   "other points.)",
+                             agrees_at_lesson_points="b = 0 in the original notebook's example, the lesson's point"),
+        LOGIT_FOR_PREDICTION.mistake(_scalar_mistake(lambda z, y: z - y)),
+        SIGMOID_DERIVATIVE_PLUS.mistake(
+            _scalar_mistake(lambda z, y: (_sigmoid(z) - y) / (_sigmoid(z) * (1 - _sigmoid(z)))
+                            * _sigmoid(z) * (1 + _sigmoid(z))),
+            before="You went through dL/dp · dp/dz, but with the wrong dp/dz."),
         Mistake("w-instead-of-x", _w_instead_of_x,
                 "dL/db is right, but in dL/dw the last chain-rule factor is ∂z/∂w, the derivative of "
                 "z = w·x + b with respect to w. That is the factor multiplying w (the input), not w itself."),
@@ -176,6 +182,7 @@ dL_dz = Exercise(
         Mistake("label-dropped", lambda z, y: _sigmoid(z),
                 "Your answer is p = σ(z), which is right only when y = 0: the gradient is p − y, the prediction "
                 "minus the label."),
+        LOGIT_FOR_PREDICTION.mistake(lambda z, y: z - y),
     ),
 )
 
@@ -399,24 +406,23 @@ grad_vectorized = Exercise(
                 "Xᵀ(p − y) and the sum of p − y by N (this is the gradient of the summed loss)."),
         Mistake("sign-flipped", _vector_mistake(lambda z, y: y - torch.sigmoid(z)),
                 "Wrong sign: the error term is p − y, not y − p. A step along your gradient would climb the loss."),
-        Mistake("broadcast-nn", _broadcast_answer,
-                "This is the gradient of a loss whose predictions had shape (N, 1) and labels shape (N,): "
-                "broadcasting compared every prediction with every label in an (N, N) table, so each pᵢ met "
-                "the average label instead of its own: dW = Xᵀ(p − mean(y))/N. (dL/db survives the mix-up: the "
-                "bias meets every label alike.) Give p and y the same shape before combining them, and assert "
-                "the shapes."),
+        BROADCAST_COLUMN.mistake(
+            _broadcast_answer,
+            before="This is the gradient of a loss whose predictions had shape (N, 1) and labels shape (N,):",
+            after="Here that gives dW = Xᵀ(p − mean(y))/N; dL/db survives the mix-up, since the bias meets every "
+                  "label alike."),
         Mistake("divided-by-d", _divided_by_d,
                 "dL/db is right, but dL/dw is divided by d, the number of features (X.shape[1]), where the loss "
                 "averages over N, the number of examples: X has shape (N, d)."),
         Mistake("db-summed", _db_summed,
                 "dL/dw is right, but dL/db is N times too large: it is the sum of the N errors pᵢ − yᵢ, while the "
                 "loss is their MEAN, so its gradient is the mean too (as you did for dL/dw)."),
-        Mistake("bias-missing", _bias_missing,
-                "Your predictions leave out the bias: z = Xw + b, and p = σ(z) needs all of it, for dL/dw as "
-                "well as for dL/db."),
-        Mistake("sigmoid-missing", _vector_mistake(lambda z, y: z - y),
-                "You used z = Xw + b where the prediction p = σ(z) belongs: Xᵀ(z − y)/N is the gradient of "
-                "linear regression's squared error. For cross-entropy the error term is σ(z) − y."),
+        BIAS_MISSING.mistake(_bias_missing, after="Here z = Xw + b, for dL/dw as well as for dL/db."),
+        LOGIT_FOR_PREDICTION.mistake(_vector_mistake(lambda z, y: z - y), after="(Here Xᵀ(z − y)/N.)"),
+        SIGMOID_DERIVATIVE_PLUS.mistake(
+            _vector_mistake(lambda z, y: (torch.sigmoid(z) - y) / (torch.sigmoid(z) * (1 - torch.sigmoid(z)))
+                            * torch.sigmoid(z) * (1 + torch.sigmoid(z))),
+            before="You went through dL/dp · dp/dz, but with the wrong dp/dz."),
         Mistake("sigmoid-derivative-extra",
                 _vector_mistake(lambda z, y: (torch.sigmoid(z) - y) * torch.sigmoid(z) * (1 - torch.sigmoid(z))),
                 "You multiplied p − y by the sigmoid's derivative p(1 − p): for cross-entropy p − y is already "
