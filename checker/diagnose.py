@@ -285,8 +285,11 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
     prefix = ""
     if len(names) > 1:
         right_names = [n for n in names if n not in wrong_names]
-        prefix = (f"{_and(right_names)} {'is' if len(right_names) == 1 else 'are'} right; " if right_names else "")
-        prefix += f"{_and(wrong_names)} {'is' if len(wrong_names) == 1 else 'are'} not. "
+        if right_names:
+            prefix = (f"{_and(right_names)} {'is' if len(right_names) == 1 else 'are'} right; "
+                      f"{_and(wrong_names)} {'is' if len(wrong_names) == 1 else 'are'} not. ")
+        else:  # a sentence that ends: none of them is right
+            prefix = f"None of your {len(names)} values is right ({_and(wrong_names)}). "
     first = names.index(wrong_names[0])
     shown = "Your answer" if len(names) == 1 else wrong_names[0]
     hint = " (`hint()` gives a hint.)" if ex.hints else ""
@@ -307,7 +310,7 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
         return Verdict(prefix + f"Not yet: that is not what {ex.compared_with} gives. Think it through again, "
                        "or run the code and find out why." + hint, None, details)
     n_wrong, n = int(wrong.sum()), int(wrong.numel())
-    subject = "It differs" if prefix else "Not yet: your answer differs"
+    subject = ("They differ" if len(wrong_names) > 1 else "It differs") if prefix else "Not yet: your answer differs"
     return Verdict(
         prefix + f"{subject} from {ex.quantity} at {n_wrong} of the {n} points checked." + hint,
         None,

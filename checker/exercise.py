@@ -186,7 +186,7 @@ class Exercise:
 
     def solution(self) -> Solution:
         if self.kind == "value" and not callable(self.solution_fn):  # the answer is the value itself
-            source = f"{self.id.split('.', 1)[1]} = {self.solution_fn!r}\n"
+            source = f"{self.answer_name} = {value_source(self.solution_fn)}\n"
             if self.reference is not None:
                 source += "\n# where it comes from (the checker runs this):\n" + solution_source(self.reference)
             return Solution(self.title, source)
@@ -194,6 +194,17 @@ class Exercise:
 
     def __repr__(self) -> str:
         return f"<exercise {self.id}: {self.title}; answer: {self.signature}>"
+
+
+def value_source(value: Any) -> str:
+    """A value as Python code that makes it again (a solution must be valid code): `torch.tensor([2.0, 4.0])`,
+    not the repr `tensor([2., 4.])`, which raises NameError when copied."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        dtype = "" if value.dtype == torch.get_default_dtype() else f", dtype={value.dtype}"
+        return f"torch.tensor({value.detach().cpu().tolist()!r}{dtype})"
+    return repr(value)
 
 
 def as_float64(value) -> Any:

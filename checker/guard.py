@@ -9,11 +9,14 @@
   `torch.autograd.grad` under any alias, torch.func, torch.autograd.functional, forward-mode AD,
   the graph's nodes) raises `AutogradUsed` instead of quietly doing the work; an exercise's
   forbidden functions raise `ForbiddenCall` (see checker.ban for how, and what stays possible).
+- `student_code(...)`: all of the above around a call into student code, with what it prints
+  captured in a `Printed` (the first lines kept, the rest counted).
 - `describe_exception(err)`: the student's own line and the error, never our internals.
 """
 from __future__ import annotations
 
 import contextlib
+import io
 import linecache
 import os
 import random
@@ -28,7 +31,7 @@ import torch
 from . import ban
 from .ban import AutogradUsed, CheckerInterrupt, ForbiddenCall
 
-__all__ = ["AutogradUsed", "CheckerInterrupt", "ForbiddenCall", "TimeLimitExceeded", "autograd_forbidden",
+__all__ = ["AutogradUsed", "CheckerInterrupt", "ForbiddenCall", "Printed", "TimeLimitExceeded", "autograd_forbidden",
            "default_device", "describe_exception", "on_cpu", "preserved_state", "student_code", "time_limit"]
 
 
@@ -149,10 +152,52 @@ def autograd_forbidden(active: bool = True, forbidden=None):
     return ban.banned(active, forbidden)
 
 
+class Printed(io.TextIOBase):
+    """Where an answer's prints go while it is checked: the first lines are kept, the rest only counted.
+
+    An answer runs once per point (30 and more times), so one debug print would otherwise fill the
+    notebook with a hundred lines and bury the verdict."""
+
+    def __init__(self, max_lines: int = 10, max_chars: int = 2000):
+        super().__init__()
+        self.max_lines, self.max_chars = max_lines, max_chars
+        self.kept: list[str] = []
+        self.lines = 0
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        pieces = (self._partial + text).split("\n")
+        self._partial = pieces.pop()
+        for line in pieces:
+            self._keep(line)
+        return len(text)
+
+    def _keep(self, line: str) -> None:
+        self.lines += 1
+        if len(self.kept) < self.max_lines and sum(map(len, self.kept)) < self.max_chars:
+            self.kept.append(line[:500])
+
+    def text(self) -> str:
+        """The kept lines, and how many more there were ("" if nothing was printed)."""
+        if self._partial:
+            self._keep(self._partial)
+            self._partial = ""
+        if not self.lines:
+            return ""
+        more = self.lines - len(self.kept)
+        return "\n".join(self.kept) + (f"\n... ({more} more line{'s' if more != 1 else ''})" if more else "")
+
+
 @contextlib.contextmanager
-def student_code(time_limit_s: float, forbid_autograd: bool, forbidden=None):
-    """Everything needed around a call into the student's code."""
-    with preserved_state(), time_limit(time_limit_s), autograd_forbidden(forbid_autograd, forbidden):
+def student_code(time_limit_s: float, forbid_autograd: bool, forbidden=None, printed: "Printed | None" = None):
+    """Everything needed around a call into the student's code; what it prints goes to `printed`."""
+    sink = printed if printed is not None else Printed()
+    with preserved_state(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
+            time_limit(time_limit_s), autograd_forbidden(forbid_autograd, forbidden):
         yield
 
 

@@ -174,7 +174,8 @@ def _signature_problem(ex: Exercise, answer: Any, args: tuple) -> Optional[str]:
     return None
 
 
-def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tuple], Optional[torch.dtype]], Result]:
+def evaluate(ex: Exercise, answer: Any, ref: Reference,
+             printed: Optional[guard.Printed] = None) -> Union[tuple[list[tuple], Optional[torch.dtype]], Result]:
     """The answer's outputs at every valid point and the half-precision dtype it used (float16 or
     bfloat16, None for float32/float64/Python numbers), or a Result explaining why there are none."""
 
@@ -204,7 +205,7 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
     # tensors in, gradients out: a gradient has exactly its input's shape (0-dim included)
     strict = ex.pass_as == "tensor" and ex.kind == "gradient" and ex.reference is None
     try:
-        with guard.student_code(ex.time_limit, ex.forbid_autograd, ex.forbidden):
+        with guard.student_code(ex.time_limit, ex.forbid_autograd, ex.forbidden, printed):
             for call in calls:
                 raw = call()
                 got.append(convert.to_outputs(raw, ref.shapes, ex.outputs, strict))
@@ -215,7 +216,7 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
         # the point where it stopped: the first without an output (named only now, as formatting costs time)
         index = ref.valid[len(got)] if len(got) < len(ref.valid) else None
         where = _where(ex, ref.points[index], ref.dtype(index)) if index is not None else ""
-        return _stopped(ex, err, where, stop)
+        return _stopped(ex, err, where, stop, answer)
     return got, low
 
 
@@ -224,7 +225,35 @@ def _lower(a, b):
     return torch.bfloat16 if torch.bfloat16 in (a, b) else (a or b)
 
 
-def _stopped(ex: Exercise, err: BaseException, where: str, stop) -> Result:
+def _is_stub(err: BaseException, answer: Any) -> bool:
+    """True if `err` (a NotImplementedError) is the exercise's stub: raised by the answer function itself,
+    not from deeper down (the student's own helper, or torch refusing a dtype, which are errors to show)."""
+    marked = getattr(err, "checker_stub", None)  # bulk grading's replay knows it from the student's kernel
+    if marked is not None:
+        return bool(marked)
+    own = _code_of(answer)
+    tb = err.__traceback__
+    if own is None or tb is None:
+        return own is None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code is own
+
+
+def _code_of(answer: Any):
+    """The code object the answer's own body runs (functions, methods, callable objects, partials)."""
+    import functools
+
+    while isinstance(answer, functools.partial):
+        answer = answer.func
+    code = getattr(answer, "__code__", None)
+    if code is None and not inspect.isroutine(answer):
+        call = type(answer).__dict__.get("__call__") or getattr(type(answer), "__call__", None)  # noqa: B004
+        code = getattr(call, "__code__", None)
+    return code
+
+
+def _stopped(ex: Exercise, err: BaseException, where: str, stop, answer: Any = None) -> Result:
     """The Result for an answer whose evaluation stopped with `err` at the point `where`."""
     if isinstance(err, convert.NotAttempted) and ex.kind == "gradient":
         if ex.none_message:
@@ -233,8 +262,10 @@ def _stopped(ex: Exercise, err: BaseException, where: str, stop) -> Result:
             " Or is it returning a `.grad` that autograd never filled (a non-leaf tensor, or no backward call)?")
         return stop("not_attempted", f"Not attempted yet: your function returned None{where}. "
                     f"Did you forget `return`?{also}")
-    if isinstance(err, (NotImplementedError, convert.NotAttempted)):
+    if isinstance(err, convert.NotAttempted) or (isinstance(err, NotImplementedError) and _is_stub(err, answer)):
         return stop("not_attempted", NOT_ATTEMPTED)
+    if isinstance(err, convert.BadShape) and ex.kind == "value":  # a prediction of the wrong shape is wrong
+        return stop("incorrect", f"{err} Think about the shape autograd gives it.", mistake="wrong-shape")
     if isinstance(err, convert.BadShape) and ex.shape_advice is not None:
         advice = ex.shape_advice(err.name, err.got, err.want)
         if advice:
@@ -326,7 +357,14 @@ def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
         exercise = find(exercise)
     ex = exercise
     ref = sampled_reference(ex)
-    outcome = evaluate(ex, answer, ref)
+    printed = guard.Printed()
+    result = _judged(ex, answer, ref, plot, printed)
+    result.exercise_kind, result.printed = ex.kind, printed.text()
+    return result
+
+
+def _judged(ex: Exercise, answer: Any, ref: Reference, plot: bool, printed: guard.Printed) -> Result:
+    outcome = evaluate(ex, answer, ref, printed)
     if isinstance(outcome, Result):
         outcome.n_points = len(ref.valid)
         return outcome

@@ -130,6 +130,22 @@ def _probe(request, user_ns):
 
         ban = {"banned": lambda *a: contextlib.nullcontext(), "AutogradUsed": Never, "ForbiddenCall": Never}
 
+    def raised_by(err, answer):
+        """True if err was raised in the answer's own body (not deeper down), as checker.judge decides."""
+        import functools
+
+        while isinstance(answer, functools.partial):
+            answer = answer.func
+        code = getattr(answer, "__code__", None)
+        if code is None and not inspect.isroutine(answer):
+            code = getattr(getattr(type(answer), "__call__", None), "__code__", None)
+        tb = err.__traceback__
+        if code is None or tb is None:
+            return code is None
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        return tb.tb_frame.f_code is code
+
     def argument(value, pass_as, dtype="float64"):
         if pass_as == "float" or torch is None:
             return float(value) if not isinstance(value, list) else value
@@ -188,8 +204,9 @@ def _probe(request, user_ns):
         except ban["ForbiddenCall"] as err:
             record["stop"] = {"kind": "forbidden", "what": str(err.what)[:500], "why": str(err.why)[:500]}
         except BaseException as err:  # the student's own errors, SystemExit and KeyboardInterrupt included
-            kind = "not_implemented" if isinstance(err, NotImplementedError) else "error"
-            record["stop"] = {"kind": kind, "type": type(err).__name__, "text": describe(err)[:2000]}
+            stub = isinstance(err, NotImplementedError) and raised_by(err, answer)  # the untouched stub
+            kind = "not_implemented" if stub else "error"
+            record["stop"] = {"kind": kind, "type": type(err).__name__, "text": describe(err)[:2000], "stub": stub}
         finally:
             if in_main:
                 signal.setitimer(signal.ITIMER_REAL, 0)
