@@ -297,7 +297,7 @@ def _exercise(manual_fn, f, example_inputs, wrt, n_samples, tolerance, title) ->
         inputs=names,
         points=(examples,),
         sampler=_perturbed(examples),
-        n_samples=max(0, int(n_samples)) if isinstance(n_samples, numbers.Real) else 32,
+        n_samples=min(max(0, int(n_samples)), 1000) if isinstance(n_samples, numbers.Real) else 32,
         wrt=wrt,
         outputs=tuple(f"d/d{name}" for name in wrt),
         tolerance=tolerance if isinstance(tolerance, Tolerance) else Tolerance(),
