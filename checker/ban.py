@@ -174,6 +174,7 @@ def banned(autograd: bool = True, forbidden=None):
     if not autograd and not forbidden:
         yield
         return
+    _warm_up()
     function_mode, dispatch_mode = _FunctionBan(autograd, forbidden), _DispatchBan(autograd, forbidden)
     try:
         with function_mode, dispatch_mode:
@@ -185,6 +186,21 @@ def banned(autograd: bool = True, forbidden=None):
               "_pop_torch_function_stack", "_push_on_torch_function_stack")
         _drop(dispatch_mode, "_len_torch_dispatch_stack", "_get_dispatch_stack_at",
               "_pop_torch_dispatch_stack", "_push_on_torch_dispatch_stack")
+
+
+_warm = []
+
+
+def _warm_up() -> None:
+    """Run one operation under the dispatch mode once, before any answer: whatever torch imports lazily on
+    the first dispatch to a Python mode (torch._dynamo, on versions that wrap __torch_dispatch__ regardless
+    of _should_skip_dynamo) is imported here, not inside an answer's time limit, where an interrupted
+    import would leave a half-initialized module behind for the rest of the session."""
+    if _warm:
+        return
+    with _DispatchBan(False, {}):
+        torch.zeros(1, device="cpu") + 1
+    _warm.append(True)
 
 
 def _drop(mode, length: str, get_at: str, pop: str, push: str) -> None:

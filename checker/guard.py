@@ -196,8 +196,9 @@ class Printed(io.TextIOBase):
 def student_code(time_limit_s: float, forbid_autograd: bool, forbidden=None, printed: "Printed | None" = None):
     """Everything needed around a call into the student's code; what it prints goes to `printed`."""
     sink = printed if printed is not None else Printed()
+    # the ban before the time limit: entering it may import what torch loads lazily, which must not be cut short
     with preserved_state(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
-            time_limit(time_limit_s), autograd_forbidden(forbid_autograd, forbidden):
+            autograd_forbidden(forbid_autograd, forbidden), time_limit(time_limit_s):
         yield
 
 

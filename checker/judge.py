@@ -159,17 +159,20 @@ def _signature_problem(ex: Exercise, answer: Any, args: tuple) -> Optional[str]:
     try:
         inspect.signature(answer).bind(*args)
     except TypeError:
-        shown = getattr(answer, "__name__", "your function")
+        try:
+            shown = str(getattr(answer, "__name__", "your function"))
+        except Exception:  # an object whose attributes raise
+            shown = "your function"
         try:
             theirs = f"{shown}{inspect.signature(answer)}"
-        except (TypeError, ValueError):
+        except Exception:
             theirs = shown
         names = ", ".join(ex.inputs)
         return (
             f"The answer must be a function `{ex.signature}`, taking {len(ex.inputs)} "
             f"input{'s' if len(ex.inputs) != 1 else ''} ({names}); yours is `{theirs}`."
         )
-    except ValueError:  # builtins without a signature: just try them
+    except Exception:  # builtins without a signature, objects whose attributes raise: just try them
         return None
     return None
 
@@ -231,7 +234,10 @@ def _is_stub(err: BaseException, answer: Any) -> bool:
     marked = getattr(err, "checker_stub", None)  # bulk grading's replay knows it from the student's kernel
     if marked is not None:
         return bool(marked)
-    own = _code_of(answer)
+    try:
+        own = _code_of(answer)
+    except Exception:  # an object whose attributes raise: not the stub the lesson ships
+        return False
     tb = err.__traceback__
     if own is None or tb is None:
         return own is None

@@ -149,3 +149,15 @@ def test_a_solution_is_valid_code_that_passes(ex):
 def test_sum_grad_solution_is_a_tensor_expression():
     assert "sum_grad = torch.tensor([2.0, 4.0, 6.0])" in lesson02.sum_grad.solution().source
     assert "tensor([2., 4., 6.])" not in lesson04.stable_bce.solution().source
+
+
+def test_an_answer_whose_attributes_raise_is_still_judged():
+    class Hostile:
+        def __getattr__(self, name):
+            raise ZeroDivisionError("no attributes here")
+
+        def __call__(self, x):
+            raise NotImplementedError
+
+    result = checker.grade(DZ, Hostile())
+    assert result.status in ("error", "not_attempted") and "Traceback" not in result.message
