@@ -408,7 +408,7 @@ grad_vectorized = Exercise(
                 "Wrong sign: the error term is p − y, not y − p. A step along your gradient would climb the loss."),
         BROADCAST_COLUMN.mistake(
             _broadcast_answer,
-            before="This is the gradient of a loss whose predictions had shape (N, 1) and labels shape (N,):",
+            before="This is the gradient of a loss whose predictions had shape (N, 1) and labels shape (N,).",
             after="Here that gives dW = Xᵀ(p − mean(y))/N; dL/db survives the mix-up, since the bias meets every "
                   "label alike."),
         Mistake("divided-by-d", _divided_by_d,

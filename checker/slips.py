@@ -23,7 +23,8 @@ class Slip:
 
     def mistake(self, answer: Optional[Callable[..., Any]] = None, *, before: str = "", after: str = "",
                 transform: Optional[Callable] = None, agrees_at_lesson_points: str = "") -> Mistake:
-        text = " ".join(part for part in (before, self.message, after) if part)
+        shared = self.message[0].lower() + self.message[1:] if before.endswith(":") else self.message
+        text = " ".join(part for part in (before, shared, after) if part)
         return Mistake(self.id, answer, text, transform=transform, agrees_at_lesson_points=agrees_at_lesson_points)
 
 
@@ -62,9 +63,9 @@ GRAD_ACCUMULATED_ACROSS_CALLS = Slip(
 
 BROADCAST_COLUMN = Slip(
     "broadcast-nn",
-    "Broadcasting compared every prediction with every label: predictions of shape (N, 1) against labels of "
-    "shape (N,) make an (N, N) table, so each pᵢ met the average label instead of its own. Give p and y the "
-    "same shape before combining them, and assert the shapes.",
+    "Broadcasting compared every prediction with every label in an (N, N) table, so each pᵢ met the average "
+    "label instead of its own: that is what predictions of shape (N, 1) and labels of shape (N,) do when "
+    "combined. Give p and y the same shape before combining them, and assert the shapes.",
 )
 
 
