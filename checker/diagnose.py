@@ -83,15 +83,21 @@ def matches(got: list[torch.Tensor], other: list[torch.Tensor], tol, equal_nan: 
 
 def _known_mistake(ex, ref, got) -> Optional[str]:
     for mistake in ex.mistakes:
-        try:
-            stacked = _mistake_outputs(ex, ref, mistake)
-        except Exception as err:
-            raise ExerciseDefinitionError(f"{ex.id}: mistake {mistake.id!r} failed: {err!r}") from err
+        cached = ex._mistake_cache.get(mistake.id)
+        if cached is not None and cached[0] is ref:  # the same points as last time: the same outputs
+            stacked = cached[1]
+        else:
+            try:
+                stacked = _mistake_outputs(ex, ref, mistake)
+            except Exception as err:
+                raise ExerciseDefinitionError(f"{ex.id}: mistake {mistake.id!r} failed: {err!r}") from err
+            ex._mistake_cache[mistake.id] = (ref, stacked)
         if stacked is None:
             continue
+        by = [k for k, name in enumerate(ex.outputs) if mistake.known_by is None or name in mistake.known_by]
         with torch.no_grad():
             # NaN where the mistake gives NaN is part of the mistake (e.g. 0·log(0) in a loss)
-            if matches(got, stacked, ex.tolerance, equal_nan=True):
+            if matches([got[k] for k in by], [stacked[k] for k in by], ex.tolerance, equal_nan=True):
                 return mistake.id
     return None
 
@@ -100,8 +106,9 @@ def _mistake_outputs(ex, ref, mistake) -> Optional[list[torch.Tensor]]:
     """What the mistake gives at every valid point, stacked like the reference (None: it does not apply)."""
     if mistake.transform is not None:
         return mistake.transform([e.clone() for e in ref.expected])
-    if callable(mistake.answer):
-        outs = [to_outputs(mistake.answer(*ex.arguments(ref.points[i], ref.dtype(i))), ref.shapes, ex.outputs)
+    answer = ex.measured(mistake.answer)  # through the exercise's harness, if it has one
+    if callable(answer):
+        outs = [to_outputs(answer(*ex.arguments(ref.points[i], ref.dtype(i))), ref.shapes, ex.outputs)
                 for i in ref.valid]
     else:  # a value exercise's mistake is a value
         outs = [to_outputs(mistake.answer, ref.shapes, ex.outputs) for _ in ref.valid]

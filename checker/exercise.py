@@ -41,6 +41,10 @@ class Mistake:
     id: str
     answer: Optional[Callable[..., Any]]
     message: str
+    # The outputs by which this mistake is known (None: all of them). For a mistake that is a family of
+    # wrong answers agreeing on some outputs only, e.g. a finite difference with "a step too small",
+    # whatever the step: their method flags agree, their gradients do not.
+    known_by: Optional[tuple[str, ...]] = None
     transform: Optional[Callable[[list], list]] = None
     # Why this mistake may give the reference's value at the lesson's own points, if it may: a numerically
     # fragile form of the right formula (it differs only where something overflows), or a slip that
@@ -93,6 +97,11 @@ class Exercise:
         (one value when there is one, a tuple in `wrt` order otherwise).
       "value": the answer is a value (a number or a tensor), compared with what
         `reference()` computes by running autograd at check time.
+
+    An answer that is not a function of numbers (a numerical method given a function `f`, a
+    torch.autograd.Function, a class) names a `harness` (checker.harness): the points are then
+    *cases* (pass_as="case", plain values drawn by `sampler`) and the harness measures the
+    answer at each case; `reference(*case)` computes the outputs it is compared with.
     """
 
     id: str
@@ -109,13 +118,16 @@ class Exercise:
     edge_points: tuple[tuple, ...] = ()
     sampler: Optional[Callable[[Any], tuple]] = None
     n_samples: int = 32
+    # The sampled points sorted by this key, smallest first, so that the failing points a verdict shows
+    # first are the simplest ones (e.g. the smallest random graph). None: in the order drawn.
+    case_size: Optional[Callable[[tuple], Any]] = None
     wrt: Optional[tuple[str, ...]] = None
     outputs: Optional[tuple[str, ...]] = None
     reference: Optional[Callable[..., Any]] = None
     mistakes: tuple[Mistake, ...] = ()
     tolerance: Tolerance = Tolerance()
     kind: str = "gradient"
-    pass_as: str = "float"  # how the answer receives inputs: "float" or "tensor"
+    pass_as: str = "float"  # how the answer receives inputs: "float", "tensor" or "case" (as they are)
     # For pass_as="tensor": the dtypes the answer's inputs come in, each at every point (the inputs
     # rounded to it). An exercise about numerical stability adds torch.float32, the precision models
     # train in: the answer is then also judged there, against the float64 reference.
@@ -141,10 +153,20 @@ class Exercise:
     # The name the answer has in the lesson's notebook (`def dz_dx(x)`, `two_backward = ...`), where bulk
     # grading (checker.grading) looks it up. None: the name `signature` starts with, else the id after the dot.
     answer_name: Optional[str] = None
+    # How the answer is measured when it is not a function of numbers (checker.harness.Harness), and
+    # what the exercise edition's answer is before it is attempted, when it is not a function that
+    # raises NotImplementedError (a class whose methods do). None: a plain function.
+    harness: Optional[Any] = None
+    stub: Optional[Any] = None
+    # A lesson figure for a wrong answer: figure(answer, failing cases) -> PNG bytes or None, shown
+    # under the verdict in a notebook (e.g. the smallest graph where an engine goes wrong).
+    figure: Optional[Callable[..., Any]] = None
     _hints_shown: int = field(default=0, repr=False, compare=False)
     # The autograd reference at the exercise's own (deterministic) points, computed by the first
     # check and reused by the next ones. init=False: dataclasses.replace() starts without it.
     _reference_cache: Any = field(default=None, init=False, repr=False, compare=False)
+    # Each known mistake's outputs at those points, computed the first time a wrong answer is diagnosed.
+    _mistake_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.wrt is None:
@@ -160,14 +182,26 @@ class Exercise:
         if self.pass_as != "tensor" and len(self.precisions) > 1:
             raise ExerciseDefinitionError(f"{self.id}: precisions need pass_as='tensor'")
 
+    def measured(self, answer: Any) -> Any:
+        """The answer as the judge calls it at a point: the answer itself, or, with a harness, the
+        answer measured by it (a function of a case that returns numbers, see checker.harness)."""
+        if self.harness is None:
+            return answer
+        from .harness import measure
+
+        return measure(self.harness, answer)
+
     @property
     def lesson(self) -> str:
         return self.id.split(".", 1)[0]
 
     def arguments(self, point: tuple, dtype=None) -> tuple:
-        """What the answer is called with at `point`: Python floats, or CPU tensors in `dtype` (float64)."""
+        """What the answer is called with at `point`: Python floats, CPU tensors in `dtype` (float64), or a
+        harness's case as it is."""
         if self.pass_as == "float":
             return tuple(float(v) for v in point)
+        if self.pass_as == "case":  # a harness's case: plain values, given as they are
+            return tuple(point)
         if dtype is None:
             return tuple(as_float64(v).clone() for v in point)
         return tuple(as_float64(v).to(dtype) for v in point)
@@ -225,4 +259,6 @@ def solution_source(fn: Callable[..., Any]) -> str:
     name = fn.__name__
     if name.startswith("_"):
         source = source.replace(f"def {name}(", f"def {name.lstrip('_')}(", 1)
+        source = source.replace(f"class {name}(", f"class {name.lstrip('_')}(", 1)
+        source = source.replace(f"class {name}:", f"class {name.lstrip('_')}:", 1)
     return source.rstrip() + "\n"

@@ -48,6 +48,8 @@ def sample_points(ex: Exercise) -> list[tuple]:
         return [()]
     if ex.sampler is not None:
         sampled = [tuple(ex.sampler(generator)) for _ in range(ex.n_samples)]
+        if ex.case_size is not None:
+            sampled.sort(key=ex.case_size)  # stable: equal sizes keep the order drawn
     else:
         lows = torch.tensor([ex.domain[name][0] for name in ex.inputs], dtype=torch.float64)
         highs = torch.tensor([ex.domain[name][1] for name in ex.inputs], dtype=torch.float64)
@@ -187,6 +189,11 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference,
 
     if answer is None or answer is Ellipsis:
         return stop("not_attempted", NOT_ATTEMPTED_VALUE if ex.kind == "value" else NOT_ATTEMPTED)
+    original = answer  # what the student wrote: its own body tells the stub from an error deeper down
+    if ex.harness is not None:  # a method, a Function, a class: its harness measures it at each case
+        answer = ex.measured(answer)
+        if answer.problem:
+            return stop("error", answer.problem)
     if ex.kind == "value":
         if callable(answer) and not isinstance(answer, torch.Tensor):
             return stop("error", "This question asks for a value; pass the value itself, not a function.")
@@ -219,7 +226,7 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference,
         # the point where it stopped: the first without an output (named only now, as formatting costs time)
         index = ref.valid[len(got)] if len(got) < len(ref.valid) else None
         where = _where(ex, ref.points[index], ref.dtype(index)) if index is not None else ""
-        return _stopped(ex, err, where, stop, answer)
+        return _stopped(ex, err, where, stop, original)
     return got, low
 
 
@@ -229,34 +236,46 @@ def _lower(a, b):
 
 
 def _is_stub(err: BaseException, answer: Any) -> bool:
-    """True if `err` (a NotImplementedError) is the exercise's stub: raised by the answer function itself,
-    not from deeper down (the student's own helper, or torch refusing a dtype, which are errors to show)."""
+    """True if `err` (a NotImplementedError) is the exercise's stub: raised by the answer's own body (the
+    function, or the methods of the class or Function it is), not from deeper down (a helper of the
+    student's, or torch refusing a dtype), which is an error to show."""
     marked = getattr(err, "checker_stub", None)  # bulk grading's replay knows it from the student's kernel
     if marked is not None:
         return bool(marked)
     try:
-        own = _code_of(answer)
+        codes = _own_codes(answer)
     except Exception:  # an object whose attributes raise: not the stub the lesson ships
         return False
     tb = err.__traceback__
-    if own is None or tb is None:
-        return own is None
+    if not codes or tb is None:
+        return not codes
     while tb.tb_next is not None:
         tb = tb.tb_next
-    return tb.tb_frame.f_code is own
+    return tb.tb_frame.f_code in codes
 
 
-def _code_of(answer: Any):
-    """The code object the answer's own body runs (functions, methods, callable objects, partials)."""
+def _own_codes(answer: Any) -> set:
+    """The code objects of the answer's own body: a function's (partials unwrapped), or the methods a class,
+    a torch.autograd.Function or a callable object defines itself (not torch's or Python's). The same rule
+    runs in bulk grading's probe."""
     import functools
 
     while isinstance(answer, functools.partial):
         answer = answer.func
     code = getattr(answer, "__code__", None)
-    if code is None and not inspect.isroutine(answer):
-        call = type(answer).__dict__.get("__call__") or getattr(type(answer), "__call__", None)  # noqa: B004
-        code = getattr(call, "__code__", None)
-    return code
+    if code is not None:
+        return {code}
+    owner = answer if isinstance(answer, type) else type(answer)
+    codes = set()
+    for klass in owner.__mro__:
+        module = str(getattr(klass, "__module__", ""))
+        if module == "builtins" or module.startswith("torch"):
+            continue
+        for value in vars(klass).values():
+            value = getattr(value, "__func__", value)  # staticmethod, classmethod
+            if getattr(value, "__code__", None) is not None:
+                codes.add(value.__code__)
+    return codes
 
 
 def _stopped(ex: Exercise, err: BaseException, where: str, stop, answer: Any = None) -> Result:
@@ -402,6 +421,7 @@ def _judged(ex: Exercise, answer: Any, ref: Reference, plot: bool, printed: guar
     )
     if plot:
         result.curve = curve(ex, answer)
+        result.figure = figure(ex, answer, ref, wrong)
     return result
 
 
@@ -419,6 +439,19 @@ def _at_lesson_points(ex: Exercise, ref: Reference, got: list[torch.Tensor]) -> 
         where = _where(ex, ref.points[i]).strip()  # "at x = 3"
         shown.append(f"A{where[1:]} yours gives {values}.")
     return (" " + " ".join(shown)) if shown else ""
+
+
+def figure(ex: Exercise, answer: Any, ref: Reference, wrong: torch.Tensor) -> Optional[bytes]:
+    """The exercise's own figure of a wrong answer at the points where it is wrong (None if it has none,
+    or if drawing it fails: a figure is a help, never a reason for a verdict to fail)."""
+    if ex.figure is None:
+        return None
+    cases = [ref.points[ref.valid[row]] for row in torch.nonzero(wrong).flatten().tolist()]
+    try:  # autograd allowed: the figure computes its own reference (the answer was judged with the ban)
+        with guard.student_code(ex.time_limit, forbid_autograd=False):
+            return ex.figure(answer, cases)
+    except (Exception, guard.CheckerInterrupt, SystemExit):
+        return None
 
 
 def curve(ex: Exercise, answer: Any, n: int = 121) -> Optional[Curve]:

@@ -86,6 +86,10 @@ def result_html(result: Result) -> str:
         png = plot_png(result.curve)
         if png:
             image = f'<div><img class="checker-plot" alt="expected vs yours" src="data:image/png;base64,{png}"/></div>'
+    if result.figure:
+        png = base64.b64encode(result.figure).decode("ascii")
+        image += (f'<div><img class="checker-figure" alt="where your answer goes wrong" '
+                  f'src="data:image/png;base64,{png}"/></div>')
     return (
         f'<div class="checker-result checker-{result.status}" style="border-left:6px solid {border};'
         f'background:{background};padding:8px 12px;margin:4px 0;border-radius:4px;color:#202124">'

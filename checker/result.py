@@ -42,6 +42,7 @@ class Result:
     details: list[PointDetail] = field(default_factory=list)
     n_points: int = 0
     curve: Optional[Curve] = field(default=None, repr=False)
+    figure: Optional[bytes] = field(default=None, repr=False)  # PNG: an exercise's own figure of a wrong answer
     # "gradient" or "value" (a number to predict, no code): the headline of an error says "answer", not "code"
     exercise_kind: str = ""
     # what the answer printed while it was checked: its first lines, then how many more
@@ -58,6 +59,7 @@ class Result:
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("curve")
+        data.pop("figure")
         data["passed"] = self.passed
         return data
 

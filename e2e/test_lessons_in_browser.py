@@ -154,3 +154,38 @@ def test_lesson04_exercise_and_loss_surface_explorer(page, lab):
     explorer = code_cell(page, "explore_loss_surface(")
     move_slider_and_see_new_figure(page, explorer)
     snapshot(page, explorer.locator(".jp-Cell-outputWrapper"), "lesson04-loss-surface-slider-moved")
+
+
+def _engine_source(bug: bool) -> str:
+    """Lesson 06's engine cell as a student would write it: the master's, markers dropped, maybe with `=`."""
+    import json
+    import pathlib
+
+    master = pathlib.Path(__file__).resolve().parent.parent / "notebooks" / "master" / "06_inside_autograd.ipynb"
+    cells = json.loads(master.read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "".join(c["source"]).startswith("class Value:"))
+    source = "\n".join(line for line in source.splitlines() if "### " not in line) + "\n"
+    return source.replace("grad += ", "grad = ") if bug else source
+
+
+def test_lesson06_engine_bug_turns_red_with_the_smallest_failing_graph_then_green(page, lab):
+    open_notebook(page, lab, "06_inside_autograd.ipynb")
+    run_all(page)
+    assert page.locator(".jp-Notebook .checker-not_attempted").count() == 6
+    exercise = code_cell(page, "class Value:")
+    assert exercise.locator(".checker-not_attempted").count() == 1
+
+    replace_and_run(page, exercise, _engine_source(bug=True), cells_to_run=1)
+    red = exercise.locator(".checker-incorrect")
+    red.wait_for()
+    assert "assign (=) where they must add (+=)" in red.inner_text()
+    assert "out = a + a" in red.inner_text()  # the smallest failing graph heads the table ...
+    drawing = red.locator("img.checker-figure")  # ... and is drawn
+    assert drawing.count() == 1 and drawing.evaluate("img => img.naturalWidth > 300")
+    snapshot(page, red, "lesson06-engine-assigns-at-forks")
+
+    replace_and_run(page, exercise, _engine_source(bug=False), cells_to_run=1)
+    green = exercise.locator(".checker-correct")
+    green.wait_for()
+    assert "all 40 points checked" in green.inner_text()
+    snapshot(page, green, "lesson06-engine-correct")

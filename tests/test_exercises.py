@@ -6,7 +6,7 @@ import torch
 import checker
 from checker.catalog import all_exercises
 from checker.judge import compute_reference, evaluate, sample_points
-from checker.selftest import mistake_answer, stub
+from checker.selftest import mistake_answer, stub_for
 
 EXERCISES = all_exercises()
 IDS = [ex.id for ex in EXERCISES]
@@ -44,8 +44,7 @@ def test_known_mistake_differs_from_reference(ex, mistake):
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=IDS)
 def test_stub_is_not_attempted(ex):
-    answer = None if ex.kind == "value" else stub
-    result = checker.grade(ex.id, answer)
+    result = checker.grade(ex.id, stub_for(ex))
     assert result.status == "not_attempted"
     assert result.score == 0 and "Not attempted" in result.message
 

@@ -6,6 +6,9 @@
 3. `pytest --nbval` over the course's notebooks (both editions) against the same
    number of bare notebooks that only `import torch`, in the same run and settings.
 
+5. Lesson 06 (the heaviest checks: harness exercises) run top to bottom with nbclient, each
+   edition, kernel start included (target: under 20 s on a 2-core CPU).
+
 4. Bulk grading (`python -m checker grade`): seconds per submission, solution editions of
    every lesson present in notebooks/student, with --jobs 1 and --jobs 2, against the floor:
    the same notebooks executed by nbclient alone, one after another, in the same run.
@@ -146,6 +149,17 @@ def grading_throughput() -> None:
           f"speed-up --jobs 2 vs 1: {timings[1] / timings[2]:.2f}x (linear: 2x)")
 
 
+def lesson_seconds(path: Path) -> float:
+    """Seconds to run one notebook top to bottom with nbclient, kernel start and shutdown included."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(path.parent)}}).execute()
+    return time.perf_counter() - start
+
+
 def main() -> int:
     print("== import ==")
     torch_ms, checker_ms = import_cost()
@@ -181,6 +195,11 @@ def main() -> int:
           f"ratio {lesson01_s / bare01_s:.2f}")
     print("(each figure and training loop is the lessons' own content: matplotlib's first import and a figure "
           "cost ~0.7 s per notebook, the checker's own checks a few ms)")
+
+    print("\n== lesson 06 top to bottom (nbclient, kernel start included; target < 20 s on 2 cores) ==")
+    for edition in ("master", "student"):
+        for path in sorted((ROOT / "notebooks" / edition).glob("06_*.ipynb")):
+            print(f"{edition:7} edition: {lesson_seconds(path):.1f} s")
 
     print("\n== bulk grading (python -m checker grade) vs executing the same notebooks with nbclient ==")
     grading_throughput()

@@ -13,6 +13,10 @@ nonce, and the grader ignores lines without it. Nothing a student prints, displa
 writes before the probe runs can pass for the probe's output, and a line written per
 exercise survives a kernel that dies half-way.
 
+An answer that is a class, a torch.autograd.Function or a method given a function is measured by
+its exercise's harness (checker/harness.py, whose source the request carries: it imports nothing
+from the checker), exactly as the notebook's check measures it; the kernel sends back the numbers.
+
 The probe runs in its own namespace (`exec` with fresh globals), so a student's variable
 named `len` or `json` cannot change it. It imports nothing from `checker`. Limits (see
 the README): it runs inside the untrusted kernel, so student code that patches Python
@@ -109,7 +113,7 @@ def _probe(request, user_ns):
     def describe(err):
         summary = f"{type(err).__name__}: {err}".rstrip(": ")
         frames = [f for f in traceback.extract_tb(err.__traceback__)
-                  if not (f.filename in ("<grader-probe>", "<grader-ban>")
+                  if not (f.filename in ("<grader-probe>", "<grader-harness>", "<grader-ban>")
                           or os.path.abspath(f.filename).startswith(tuple(ours[1:])))]
         if not frames:
             return summary
@@ -118,7 +122,7 @@ def _probe(request, user_ns):
         where = f"in {frame.name}, line {frame.lineno}"
         return f"{summary} ({where}: {line})" if line else f"{summary} ({where})"
 
-    # checker.ban, sent as source by the grader: the same refusals as in the notebook
+    # checker.ban, sent as source by the grader: autograd and forbidden functions refused as in the notebook
     ban = {"__name__": "__grader_ban__"}
     try:
         exec(compile(request["ban_source"], "<grader-ban>", "exec"), ban)
@@ -130,23 +134,53 @@ def _probe(request, user_ns):
 
         ban = {"banned": lambda *a: contextlib.nullcontext(), "AutogradUsed": Never, "ForbiddenCall": Never}
 
-    def raised_by(err, answer):
-        """True if err was raised in the answer's own body (not deeper down), as checker.judge decides."""
+    # Exercises whose answer is a class, a Function or a method given a function: the grader's own harness
+    # code (checker/harness.py, sent as text) measures the answer here, at the grader's cases.
+    harnesses, answer_problem, problem_of = {}, (), None
+    if request.get("harness_source"):
+        space = {"__name__": "grader_harness"}
+        exec(compile(request["harness_source"], "<grader-harness>", "exec"), space)
+        harnesses, answer_problem, problem_of = space["HARNESSES"], space["AnswerProblem"], space["problem_of"]
+
+    def own_codes(answer):
+        """The code objects of the answer's own body, as checker.judge._own_codes finds them."""
         import functools
 
         while isinstance(answer, functools.partial):
             answer = answer.func
+        owner = answer if isinstance(answer, type) else None
         code = getattr(answer, "__code__", None)
-        if code is None and not inspect.isroutine(answer):
-            code = getattr(getattr(type(answer), "__call__", None), "__code__", None)
+        if code is not None:
+            return {code}
+        if owner is None:
+            owner = type(answer)
+        codes = set()
+        for klass in owner.__mro__:
+            module = str(getattr(klass, "__module__", ""))
+            if module == "builtins" or module.startswith("torch"):
+                continue
+            for value in vars(klass).values():
+                value = getattr(value, "__func__", value)
+                if getattr(value, "__code__", None) is not None:
+                    codes.add(value.__code__)
+        return codes
+
+    def raised_by(err, answer):
+        """True if err was raised in the answer's own body, not deeper down (the untouched stub)."""
+        try:
+            codes = own_codes(answer)
+        except Exception:
+            return False
         tb = err.__traceback__
-        if code is None or tb is None:
-            return code is None
+        if not codes or tb is None:
+            return not codes
         while tb.tb_next is not None:
             tb = tb.tb_next
-        return tb.tb_frame.f_code is code
+        return tb.tb_frame.f_code in codes
 
-    def argument(value, pass_as, dtype="float64"):
+    def argument(value, pass_as, dtype=None):
+        if pass_as == "case":  # a harness's case: plain values, as they are
+            return value
         if pass_as == "float" or torch is None:
             return float(value) if not isinstance(value, list) else value
         return torch.tensor(value, dtype=getattr(torch, dtype or "float64", torch.float64))
@@ -171,20 +205,30 @@ def _probe(request, user_ns):
         if name not in user_ns:
             return {"missing": True}
         answer = user_ns[name]
-        if ex["kind"] == "value" or not callable(answer) or (torch is not None and isinstance(answer, torch.Tensor)):
-            return {"value": encode(answer)}
-        sig, shown = signature(answer)
-        own_name = getattr(answer, "__name__", None)
-        record = {"callable": True, "name": own_name if isinstance(own_name, str) else None,
-                  "signature": shown, "calls": []}
-        dtypes = ex.get("dtypes") or [None] * len(ex["points"])
+        harness = harnesses.get(ex.get("harness")) if answer is not None and answer is not Ellipsis else None
+        dtypes = ex.get("dtypes") or [None] * len(ex["points"])  # per point, for exercises judged in several
         args_list = [tuple(argument(v, ex["pass_as"], dtype) for v in point)
                      for point, dtype in zip(ex["points"], dtypes)]
-        if sig is not None and args_list:
-            try:
-                sig.bind(*args_list[0])
-            except TypeError:
+        if harness is not None:
+            record = {"callable": True, "name": None, "signature": None, "calls": []}
+            problem = problem_of(harness, answer)
+            if problem:
+                record["problem"] = str(problem)[:2000]
                 return record
+            call = lambda args: harness.run(answer, *args)  # noqa: E731
+        elif ex["kind"] == "value" or not callable(answer) or (torch is not None and isinstance(answer, torch.Tensor)):
+            return {"value": encode(answer)}
+        else:
+            sig, shown = signature(answer)
+            own_name = getattr(answer, "__name__", None)
+            record = {"callable": True, "name": own_name if isinstance(own_name, str) else None,
+                      "signature": shown, "calls": []}
+            if sig is not None and args_list:
+                try:
+                    sig.bind(*args_list[0])
+                except TypeError:
+                    return record
+            call = lambda args: answer(*args)  # noqa: E731
         in_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
         previous = None
         try:
@@ -196,13 +240,15 @@ def _probe(request, user_ns):
                 signal.setitimer(signal.ITIMER_REAL, ex["time_limit"])
             with ban["banned"](bool(ex["forbid_autograd"]), ex.get("forbidden") or {}):
                 for args in args_list:
-                    record["calls"].append(encode(answer(*args)))
+                    record["calls"].append(encode(call(args)))
         except Timeout:
             record["stop"] = {"kind": "timeout"}
         except ban["AutogradUsed"] as err:
             record["stop"] = {"kind": "autograd", "what": str(err.what)[:500]}
         except ban["ForbiddenCall"] as err:
             record["stop"] = {"kind": "forbidden", "what": str(err.what)[:500], "why": str(err.why)[:500]}
+        except answer_problem as err:  # the answer has not the form asked for: the harness says why
+            record["stop"] = {"kind": "bad_answer", "text": str(err)[:2000]}
         except BaseException as err:  # the student's own errors, SystemExit and KeyboardInterrupt included
             stub = isinstance(err, NotImplementedError) and raised_by(err, answer)  # the untouched stub
             kind = "not_implemented" if stub else "error"
@@ -235,6 +281,8 @@ def new_nonce() -> str:
 def _point(value: Any, pass_as: str) -> Any:
     import torch
 
+    if pass_as == "case":  # a harness's case is made of plain values (str, int, float) already
+        return value
     if pass_as == "float":
         return float(value)
     if isinstance(value, torch.Tensor):
@@ -254,6 +302,7 @@ def exercise_request(ex) -> dict:
         "id": ex.id, "name": ex.answer_name, "kind": ex.kind, "pass_as": ex.pass_as,
         "forbid_autograd": bool(ex.forbid_autograd), "forbidden": dict(ex.forbidden),
         "time_limit": float(ex.time_limit), "points": [],
+        "harness": ex.harness.name if ex.harness is not None else None,
     }
     if ex.kind != "value":
         ref = sampled_reference(ex)
@@ -263,14 +312,26 @@ def exercise_request(ex) -> dict:
     return entry
 
 
+def harness_source(exercises: list[dict]) -> str:
+    """checker/harness.py as text, when an exercise needs it (it imports nothing from the checker)."""
+    if not any(e.get("harness") for e in exercises):
+        return ""
+    import pathlib
+
+    from .. import harness
+
+    return pathlib.Path(harness.__file__).read_text(encoding="utf-8")
+
+
 def cell_source(exercises: list[dict], nonce: str, channel: str) -> str:
     """The probe cell: KERNEL_CODE run with fresh globals, given the request as JSON text."""
-    import inspect
+    import pathlib
 
     from .. import ban
 
     request = json.dumps({"nonce": nonce, "channel": channel, "max_numel": MAX_NUMEL, "exercises": exercises,
-                          "ban_source": inspect.getsource(ban)})
+                          "ban_source": pathlib.Path(ban.__file__).read_text(encoding="utf-8"),
+                          "harness_source": harness_source(exercises)})
     tag = f"_grader_builtins_{nonce[:8]}"
     return (
         f"import builtins as {tag}\n"

@@ -16,6 +16,7 @@ from typing import Any, Optional
 import torch
 
 from .. import convert, guard
+from ..harness import Measured
 from ..judge import grade
 from ..result import Result
 
@@ -100,12 +101,12 @@ def _raise(stop: dict, ex) -> None:
         raise guard.AutogradUsed(str(stop.get("what", "autograd")))
     if kind == "forbidden":
         raise guard.ForbiddenCall(str(stop.get("what", "a forbidden function")), str(stop.get("why", "")))
-    if kind == "not_implemented":
+    if kind == "not_implemented":  # raised by the answer's own body: the untouched stub
         err = NotImplementedError(str(stop.get("text", "")))
-        err.checker_stub = bool(stop.get("stub", True))  # raised by the answer itself: the untouched stub
-        if not err.checker_stub:  # from deeper down: shown as the error it is, as in the notebook
-            raise type(str(stop.get("text") or "NotImplementedError"), (Exception,), {})()
+        err.checker_stub = True
         raise err
+    if kind == "bad_answer":  # a harness found the answer not of the form asked for
+        raise convert.BadAnswer(str(stop.get("text", "")))
     # Shown as the kernel described it (guard.describe_exception there): `Type: message (in f, line n: ...)`.
     # The class is named after that whole text so that describe_exception here prints exactly it.
     text = str(stop.get("text") or stop.get("type") or "Exception")
@@ -125,11 +126,15 @@ def _signature(shown: Optional[dict]) -> Optional[inspect.Signature]:
     return inspect.Signature(params, return_annotation=ret)
 
 
-class Replay:
-    """Stands in for the student's function: returns, call by call, what it returned in the kernel."""
+class Replay(Measured):
+    """Stands in for the student's function: returns, call by call, what it returned in the kernel.
+    For an exercise with a harness, what the harness measured there: a Measured answer, with the
+    harness's `problem` if it found the answer could not be measured at all."""
 
     def __init__(self, ex, record: dict):
         self._ex = ex
+        problem = record.get("problem")
+        self.problem = str(problem) if isinstance(problem, str) else None
         self._values = []  # rebuilt now, so that unreadable data is found before judging
         for call in list(record.get("calls", [])):
             try:

@@ -1,0 +1,499 @@
+"""Lesson 06 (inside autograd): the harnesses that measure methods, Functions and classes, the verdicts
+they lead to for answers a student would write (not only the checker's own mistakes), the random
+programs of the engine exercise, bulk grading's probe of these answers, and the lesson's numbers."""
+import inspect
+import json
+import math
+import pathlib
+import re
+import tempfile
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import checker
+from checker import harness
+from checker import lesson06 as ex
+from checker.catalog import exercises
+from checker.grading import probe, replay
+from checker.judge import sample_points, sampled_reference
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MASTER = ROOT / "notebooks" / "master" / "06_inside_autograd.ipynb"
+STUDENT = ROOT / "notebooks" / "student" / "06_inside_autograd.ipynb"
+
+
+# == 1. numerical gradients: the method, watched ==================================================
+def central(step, restore="assign", clone=False, relative=False):
+    """A student's central difference, written with multi-dimensional indices rather than a flat view."""
+
+    def method(f, x):
+        if clone:
+            x = x.clone()
+        grad = torch.zeros_like(x)
+        for index in torch.cartesian_prod(*[torch.arange(n) for n in x.shape]).reshape(x.numel(), -1).tolist():
+            index = tuple(index)
+            old = x[index].item()
+            h = step(x.dtype) * (max(1.0, abs(old)) if relative else 1.0)
+            x[index] += h
+            f_plus = f(x).item()
+            x[index] -= 2 * h
+            f_minus = f(x).item()
+            if restore == "assign":
+                x[index] = old
+            elif restore == "arithmetic":  # x[i] += h lands within a rounding step or two of old
+                x[index] += h
+            grad[index] = (f_plus - f_minus) / (2 * h)
+        return grad
+
+    return method
+
+
+def forward(h):
+    def method(f, x):
+        grad, flat, flat_grad = torch.zeros_like(x), x.view(-1), None
+        flat_grad = grad.view(-1)
+        f0 = f(x).item()
+        for i in range(flat.numel()):
+            old = flat[i].item()
+            flat[i] = old + h
+            flat_grad[i] = (f(x).item() - f0) / h
+            flat[i] = old
+        return grad
+
+    return method
+
+
+def richardson(f, x):
+    """Central differences at h and h/2, combined to cancel the h² term: right, and not the solution's method."""
+    grad, flat = torch.zeros_like(x), x.view(-1)
+    h = torch.finfo(x.dtype).eps ** 0.2
+    for i in range(flat.numel()):
+        old = flat[i].item()
+
+        def difference(s, i=i, old=old):
+            flat[i] = old + s
+            up = f(x).item()
+            flat[i] = old - s
+            down = f(x).item()
+            flat[i] = old
+            return (up - down) / (2 * s)
+
+        grad.view(-1)[i] = (4 * difference(h / 2) - difference(h)) / 3
+    return grad
+
+
+BEST = lambda dtype: torch.finfo(dtype).eps ** (1 / 3)  # noqa: E731
+
+
+@pytest.mark.parametrize("answer", [
+    central(BEST), central(BEST, relative=True), central(lambda d: 1e-3), central(lambda d: 1e-2),
+    central(BEST, restore="arithmetic"), central(BEST, clone=True), richardson,
+], ids=["best-step", "relative-step", "1e-3", "1e-2", "restored-by-arithmetic", "on-a-clone", "richardson"])
+def test_numerical_gradient_right_methods_pass(answer):
+    result = checker.grade(ex.numerical_gradient, answer)
+    assert result.status == "correct", result.message
+
+
+@pytest.mark.parametrize("answer, mistake", [
+    (central(lambda d: 1e-4), "step-too-small-float32"),
+    (central(lambda d: 1e-5), "step-too-small-float32"),
+    (central(lambda d: 1e-7), "step-too-small-float32"),
+    (central(lambda d: 1e-8), "step-too-small-float32"),  # x + h rounds to x in float32: f is never moved
+    (forward(1e-3), "forward-difference"),
+    (forward(1e-6), "forward-difference"),
+    (central(BEST, restore="none"), "not-restored"),
+    (central(BEST, restore="none", clone=True), "not-restored"),  # x unchanged, but the points drift
+], ids=["h=1e-4", "h=1e-5", "h=1e-7", "h=1e-8", "forward-1e-3", "forward-1e-6", "no-restore", "no-restore-clone"])
+def test_numerical_gradient_mistakes_named_whatever_the_step(answer, mistake):
+    """A mistake is a family: the checker names it from where the method evaluates f, not from one h."""
+    result = checker.grade(ex.numerical_gradient, answer)
+    assert (result.status, result.mistake) == ("incorrect", mistake), result.message
+
+
+@pytest.mark.parametrize("answer, words", [
+    (lambda f, x: x.reshape(-1) * 0, "returned a tensor of shape (4,), but a tensor shaped like x has shape"),
+    (lambda f, x: f(x.tolist()), "Your method called f with a value of type list"),
+    (lambda f, x: f(x.reshape(1, -1)), "Your method called f with a tensor of shape (1, 4)"),
+    (lambda f, x: "gradient", "returned a value of type str"),
+])
+def test_numerical_gradient_wrong_forms_say_what_to_change(answer, words):
+    result = checker.grade(ex.numerical_gradient, answer)
+    assert result.status == "error" and words in result.message, result.message
+
+
+def test_numerical_gradient_returning_none_is_forgot_return():
+    result = checker.grade(ex.numerical_gradient, lambda f, x: None)
+    assert result.status == "not_attempted" and "returned None" in result.message
+
+
+def test_method_flags_see_central_forward_all_at_once_and_steps():
+    x0 = torch.tensor([0.5, -1.25], dtype=torch.float32)
+    e0, e1 = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+
+    def calls(*moves, dtype=torch.float32):
+        return [((x0 + d).to(dtype).double(), dtype) for d in moves]
+
+    h = 5e-3
+    assert harness.method_flags(calls(h * e0, -h * e0, h * e1, -h * e1), x0) == (1.0, 1.0, 1.0)
+    assert harness.method_flags(calls(0 * e0, h * e0, h * e1), x0) == (0.0, 1.0, 1.0)  # forward
+    assert harness.method_flags(calls(h * (e0 + e1), -h * (e0 + e1)), x0) == (1.0, 0.0, 1.0)  # all at once
+    assert harness.method_flags(calls(1e-5 * e0, -1e-5 * e0), x0)[2] == 0.0  # too small for float32
+    assert harness.method_flags(calls(1e-5 * e0, -1e-5 * e0, dtype=torch.float64), x0.double())[2] == 1.0
+    assert harness.method_flags(calls(0 * e0, 1e-9 * e0), x0)[2] == 0.0  # x + h == x: never moved
+
+
+# == 2. gradcheck's numerical Jacobian ==============================================================
+def test_numerical_jacobian_reference_is_autograds_and_transpose_is_not_symmetric():
+    for formula, fn in harness.VECTOR_FUNCTIONS.items():
+        x = torch.tensor([0.3, -0.7, 1.1], dtype=torch.float64)
+        jacobian = torch.autograd.functional.jacobian(fn, x)
+        assert not torch.allclose(jacobian, jacobian.T), f"{formula}: a transposed answer would pass"
+        assert torch.allclose(ex._numerical_jacobian(fn, x.clone(), 1e-3), jacobian, rtol=1e-5, atol=1e-6)
+
+
+def test_numerical_jacobian_of_the_wrong_shape():
+    result = checker.grade(ex.numerical_jacobian, lambda fn, x, eps: torch.zeros(3))
+    assert result.status == "error" and "one row per output, one column per input" in result.message
+
+
+# == 3. a torch.autograd.Function ================================================================
+def softplus_function(backward_b, n_grads=3):
+    class BiasSoftplus(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, b, beta):
+            ctx.save_for_backward(x, b)
+            ctx.beta = beta
+            return F.softplus(x + b, beta)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            x, b = ctx.saved_tensors
+            grad = grad_output * torch.sigmoid(ctx.beta * (x + b))
+            return (grad, backward_b(grad), None)[:n_grads]
+
+    return BiasSoftplus
+
+
+def test_function_with_torchs_softplus_forward_and_an_unreduced_b_gradient_passes():
+    """Autograd sums a gradient of x + b's shape down to b's shape: that is not a mistake."""
+    for reduce in (lambda g: g, lambda g: g.sum(0), lambda g: g.sum(0, keepdim=True)):
+        result = checker.grade(ex.bias_softplus, softplus_function(reduce))
+        assert result.status == "correct", result.message
+
+
+def test_function_errors_are_shown_as_torch_says_them():
+    result = checker.grade(ex.bias_softplus, softplus_function(lambda g: g.sum(0), n_grads=2))
+    assert result.status == "error"
+    assert "returned an incorrect number of gradients (expected 3, got 2)" in result.message
+
+
+@pytest.mark.parametrize("answer, words", [
+    (lambda x, b, beta: x, "a class derived from torch.autograd.Function"),
+    (int, "a class derived from torch.autograd.Function"),
+])
+def test_function_of_the_wrong_form(answer, words):
+    result = checker.grade(ex.bias_softplus, answer)
+    assert result.status == "error" and words in result.message
+
+
+def test_raw_backward_flags_non_tensor_gradient_and_wrong_dim():
+    run = ex.bias_softplus.harness.run
+    for mistake, flags in (("gradient-for-beta", (0.0, 1.0)), ("b-summed-over-wrong-dim", (1.0, 0.0))):
+        answer = next(m.answer for m in ex.bias_softplus.mistakes if m.id == mistake)
+        outputs = run(answer, 2.0, 5.0, 123)
+        assert outputs[-2:] == flags and math.isnan(float(outputs[1][0]))  # no network gradients without them
+
+
+def test_softplus_cases_overflow_the_naive_formula_in_float64():
+    overflowing = 0
+    for beta, scale, seed in sample_points(ex.bias_softplus):
+        x, b, *_ = harness.softplus_inputs(scale, seed)
+        overflowing += bool(torch.isinf(torch.exp(beta * (x + b))).any())
+    assert overflowing >= 2, "too few cases where e^(β(x + b)) overflows float64"
+
+
+# == 4. second derivatives and Hessian-vector products =============================================
+def test_second_derivative_of_sin_x_squared_at_3():
+    assert float(ex._second_derivative(3.0)) == pytest.approx(ex._d2z_dx2(3.0), rel=1e-12)
+    assert ex._d2z_dx2(3.0) == pytest.approx(-16.65852599247259, rel=1e-12)
+
+
+def test_hvp_answers_that_pass_and_fail():
+    def via_vjp_of_the_dot_product(f, x, v):
+        x = x.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(f(x), x, create_graph=True)
+        return torch.autograd.grad((grad * v).sum(), x)[0]
+
+    def full_hessian(f, x, v):
+        return torch.autograd.functional.hessian(f, x) @ v
+
+    for answer in (via_vjp_of_the_dot_product, full_hessian):
+        assert checker.grade(ex.hvp, answer).status == "correct"
+
+    def forgot_create_graph(f, x, v):
+        x = x.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(f(x), x)
+        return torch.autograd.grad((grad * v).sum(), x)[0]
+
+    result = checker.grade(ex.hvp, forgot_create_graph)
+    assert result.status == "error" and "does not require grad" in result.message
+
+
+# == 5. the engine ===============================================================================
+VALUE_SOURCE = inspect.getsource(ex.Value)
+
+
+def engine(*edits, backward=None):
+    source = VALUE_SOURCE
+    if backward is not None:
+        source = source[:source.index("    def backward(self):")] + backward
+    for old, new in edits:
+        assert old in source, old
+        source = source.replace(old, new)
+    namespace = {"math": math}
+    exec(source, namespace)
+    return namespace["Value"]
+
+
+KAHN = '''    def backward(self):
+        nodes, stack, seen = [], [self], {id(self)}
+        while stack:
+            node = stack.pop()
+            nodes.append(node)
+            for child in node._prev:
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append(child)
+        users = {id(n): 0 for n in nodes}
+        for node in nodes:
+            for child in node._prev:
+                users[id(child)] += 1
+        for node in nodes:
+            node.grad = 0.0
+        self.grad = 1.0
+        ready = [self]
+        while ready:  # a node is processed once all its users have been
+            node = ready.pop(0)
+            node._backward()
+            for child in node._prev:
+                users[id(child)] -= 1
+                if users[id(child)] == 0:
+                    ready.append(child)
+'''
+
+
+@pytest.mark.parametrize("answer", [
+    engine(), engine(("self._prev = tuple(_children)", "self._prev = set(_children)")), engine(backward=KAHN),
+], ids=["solution-text", "children-in-a-set", "kahns-algorithm"])
+def test_right_engines_pass_whatever_their_order(answer):
+    assert checker.grade(ex.engine, answer).status == "correct"
+
+
+@pytest.mark.parametrize("answer", [
+    engine(("grad += ", "grad = "), backward=KAHN),
+    engine(("grad += ", "grad = "), ("self._prev = tuple(_children)", "self._prev = set(_children)")),
+], ids=["kahns-algorithm", "children-in-a-set"])
+def test_assigning_at_forks_is_named_whatever_the_topological_order(answer):
+    """Every statement of a random program uses the one before, so every node's users are visited in
+    one order by any topological sort: the `=` bug gives the same numbers in every engine."""
+    result = checker.grade(ex.engine, answer)
+    assert (result.status, result.mistake) == ("incorrect", "assigned-at-forks")
+
+
+def test_random_programs_have_forks_shared_nodes_chains_and_every_operation():
+    cases = sample_points(ex.engine)
+    sizes = [len(harness.statements(c[0])) for c in cases]
+    assert sizes == sorted(sizes) and sizes[0] == 1 and max(sizes) >= 10
+    operations, forks, shared = set(), 0, 0
+    for program, *_ in cases:
+        parsed = harness.statements(program)
+        uses = [name for _, _, inputs, _ in parsed for name in inputs]
+        forks += any(uses.count(leaf) > 1 for leaf in harness.LEAVES)
+        shared += any(uses.count(name) > 1 for name, *_ in parsed)
+        operations |= {op + constant for _, op, _, constant in parsed}
+        for (_, _, inputs, _), (previous, *_) in zip(parsed[1:], parsed):
+            assert inputs[0] == previous, "each statement uses the one before"
+        assert parsed[-1][0] == "out"
+    assert forks >= 5 and shared >= 5
+    assert operations == {"+", "*", "exp", "log", "tanh", "relu", "**2", "**3", "**-1", "**0.5"}
+
+
+def test_engine_verdict_shows_and_draws_the_smallest_failing_graph():
+    result = checker.grade(ex.engine, ex.engine.mistakes[0].answer, plot=True)
+    assert result.details[0].inputs["graph"] == "out = a + a"
+    assert result.figure[:8] == b"\x89PNG\r\n\x1a\n"
+    assert 'class="checker-figure"' in result._repr_html_()
+    assert "figure" not in result.to_dict()
+
+
+def test_a_figure_that_cannot_be_drawn_never_breaks_the_verdict():
+    import dataclasses
+
+    def fails(answer, cases):
+        raise RuntimeError("drawing failed")
+
+    def loops(answer, cases):
+        while True:
+            pass
+
+    for figure in (fails, loops):
+        broken = dataclasses.replace(ex.engine, figure=figure, time_limit=1.0)
+        answer = next(m.answer for m in ex.engine.mistakes if m.id == "pow-chain-factor-missing")
+        result = checker.grade(broken, answer, plot=True)
+        assert (result.status, result.mistake, result.figure) == ("incorrect", "pow-chain-factor-missing", None)
+
+
+class _RaisingMeta(type):
+    def __getattribute__(cls, name):
+        if name == "tanh":
+            raise ValueError("no looking")
+        return super().__getattribute__(name)
+
+
+RAISES_WHEN_INSPECTED = _RaisingMeta("Value", (), {})
+
+
+@pytest.mark.parametrize("answer, words", [
+    (ex.Value(1.0), "the class Value itself"),
+    (RAISES_WHEN_INSPECTED, "could not look inside your answer: ValueError: no looking"),
+    (type("Value", (), {"__init__": lambda self, data: None}), "has no method __add__"),
+    (engine(("out = Value(self.data + other.data, (self, other), \"+\")\n", "return self.data + other.data\n")),
+     "should give a Value"),
+])
+def test_engine_of_the_wrong_form(answer, words):
+    result = checker.grade(ex.engine, answer)
+    assert result.status == "error" and words in result.message, result.message
+
+
+def test_engine_stub_is_not_attempted_and_the_student_edition_has_that_stub():
+    assert checker.grade(ex.engine, ex._ValueStub).status == "not_attempted"
+    nb = json.loads(STUDENT.read_text())
+    source = next("".join(c["source"]) for c in nb["cells"] if "".join(c["source"]).startswith("class Value:"))
+    assert source.count('raise NotImplementedError("Replace this line with your answer")') == 8
+    namespace = {"math": math}
+    exec(source.split("\n\n\nex.engine.check")[0], namespace)
+    assert checker.grade(ex.engine, namespace["Value"]).status == "not_attempted"
+
+
+# == the harness module and bulk grading ============================================================
+def test_harness_module_runs_alone_from_its_source():
+    """Bulk grading sends checker/harness.py's text to the student's kernel: it must import nothing else."""
+    source = pathlib.Path(harness.__file__).read_text()
+    assert not re.search(r"^\s*from \.(?!convert import BadAnswer)", source, re.MULTILINE)
+    space = {"__name__": "alone"}
+    exec(compile(source, "<harness>", "exec"), space)
+    assert space["AnswerProblem"].__mro__[1] is Exception
+    assert set(space["HARNESSES"]) == set(harness.HARNESSES)
+
+
+def test_cases_are_plain_json_values():
+    for exercise in exercises("lesson06"):
+        if exercise.harness is None:
+            continue
+        points = [sampled_reference(exercise).points[i] for i in sampled_reference(exercise).valid]
+        assert json.loads(json.dumps(points)) == [list(p) for p in points]
+
+
+def probe_in_process(namespace: dict) -> dict:
+    """The grader's probe cell run on a namespace of answers, in this process: the raw answers."""
+    requests = [probe.exercise_request(e) for e in exercises("lesson06")]
+    nonce = probe.new_nonce()
+    with tempfile.TemporaryDirectory() as folder:
+        channel = pathlib.Path(folder) / f"probe-{nonce}.jsonl"
+        exec(probe.cell_source(requests, nonce, str(channel)), dict(namespace))
+        answers, _, done = probe.read_channel(channel, nonce)
+    assert done
+    return answers
+
+
+def _answers(pick):
+    return {e.answer_name: pick(e) for e in exercises("lesson06")}
+
+
+BAD_FORMS = {
+    "numerical_gradient": lambda f, x: x.reshape(-1),
+    "numerical_jacobian": lambda fn, x, eps: 1 / 0,
+    "BiasSoftplus": lambda x, b, beta: x,
+    "d2z_dx2": lambda x: None,
+    "hvp": None,
+    "Value": RAISES_WHEN_INSPECTED,
+}
+
+
+@pytest.mark.parametrize("pick", [
+    lambda e: e.solution_fn,
+    lambda e: e.stub if e.stub is not None else checker.selftest.stub,
+    *[lambda e, k=k: e.mistakes[min(k, len(e.mistakes) - 1)].answer for k in range(9)],
+    lambda e: BAD_FORMS[e.answer_name],
+], ids=["solutions", "stubs", *[f"mistake-{k}" for k in range(9)], "bad-forms"])
+def test_bulk_grading_gives_the_notebooks_verdicts(pick):
+    """The probe measures each answer in the kernel with the harness's source; the replay, judged by the
+    grader, gets the verdict, message and details the notebook's check gives."""
+    namespace = _answers(pick)
+    raw = probe_in_process(namespace)
+    for exercise in exercises("lesson06"):
+        graded = replay.judge(exercise, raw.get(exercise.id), "missing")
+        seen = checker.grade(exercise, namespace[exercise.answer_name])
+        assert (graded.status, graded.mistake, graded.message) == (seen.status, seen.mistake, seen.message)
+        assert graded.to_dict()["details"] == seen.to_dict()["details"]
+
+
+# == the lesson's own numbers ========================================================================
+def _outputs(path) -> str:
+    nb = json.loads(path.read_text())
+    texts = []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "stream":
+                texts.append("".join(out["text"]))
+            else:
+                data = out.get("data", {})
+                texts.append("".join(data.get("text/html", data.get("text/plain", ""))))
+    return "\n".join(texts)
+
+
+def _prose(path) -> str:
+    cells = json.loads(path.read_text())["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+def test_prose_numbers_are_the_outputs_numbers():
+    shown, prose = _outputs(MASTER), _prose(MASTER)
+    for printed, said in [
+        ("relative error 5e-11", "5e-11 in float64"), ("relative error 2e-05", "2e-5 in float32"),
+        ("central: best h ≈ ε^(1/3) = 6.1e-06", "near 6e-6"), ("central: best h ≈ ε^(1/3) = 4.9e-03", "near 5e-3"),
+        ("error ≈ 4e-11", "4e-11 against 1e-8"),
+        ("forward: best h ≈ √ε = 1.5e-08, error ≈ 1e-08", "4e-11 against 1e-8"),
+        ("error ≈ 2e-05", "ε^(2/3) ≈ 2e-5"),
+        ("tensor([ 1.3133, 20.0000,     inf])", "y is inf instead of 100"),
+        ("0.7311, 1.0000,    nan", "the gradient is NaN"),
+        ("tensor([  1.3133,  20.0000, 100.0000])", "Finite everywhere"),
+        ("[2.0000, 0.0000, 0.0000]", "numerical diagonal (2, 4, 6)"), ("[[1., 0., 0.]", "analytical one (1, 2, 3)"),
+        ("0.5000", "At x = 0 and within h = 1e-5 of it they do not"),
+    ]:
+        assert printed in shown, printed
+        assert said in prose, said
+    # forward error ≈ 0.42·h and central ≈ 0.09·h², as the prose says
+    for h, fwd, cen in ((1e-2, "4.2e-03", "9.0e-06"), (1e-3, "4.2e-04", "9.0e-08")):
+        assert f"h = {h:.0e}   forward error {fwd}   central error {cen}" in shown
+    # the float32 V: the best step about 800 times the float64 one
+    assert round(torch.finfo(torch.float32).eps ** (1 / 3) / torch.finfo(torch.float64).eps ** (1 / 3), -2) == 800
+
+
+def test_the_lessons_facts_hold_in_this_torch():
+    assert float(torch.log(1 + torch.exp(torch.tensor(88.0)))) < math.inf
+    assert math.isinf(float(torch.exp(torch.tensor(88.8))))
+    x = torch.tensor([100.0], requires_grad=True)
+    torch.log(1 + torch.exp(x)).sum().backward()
+    assert math.isnan(float(x.grad))
+    assert float(F.softplus(torch.tensor(800.0, dtype=torch.float64), beta=2.0, threshold=40)) == 800.0
+
+
+def test_no_timing_is_quoted_and_timings_are_not_compared():
+    nb = json.loads(MASTER.read_text())
+    timed = [c for c in nb["cells"] if "timeit" in "".join(c["source"]) and c["cell_type"] == "code"
+             and "import timeit" not in "".join(c["source"])]
+    assert timed and all("nbval-ignore-output" in c["metadata"].get("tags", []) for c in timed)
+    assert not re.search(r"\d+(\.\d+)? ?(ms|milliseconds|µs)\b", _prose(MASTER))
