@@ -84,6 +84,29 @@ def _public(module: str, qualname: str):
     return None
 
 
+_nested_names: dict = {}
+
+
+def _qualname(code, module: str) -> str:
+    """The code's qualified name, "jacrev.<locals>.wrapper_fn". Python 3.10 has no co_qualname: there the
+    closures of a torch module's functions are found among their constants once, and named after them."""
+    qualname = getattr(code, "co_qualname", None)
+    if qualname:
+        return qualname
+    if module not in _nested_names:
+        names = _nested_names[module] = {}
+        for name, value in list(vars(sys.modules.get(module) or object()).items()):
+            top = getattr(value, "__code__", None)
+            stack = [(top, name)] if top is not None else []
+            while stack:
+                outer, prefix = stack.pop()
+                for const in outer.co_consts:
+                    if hasattr(const, "co_consts"):
+                        names.setdefault(const, f"{prefix}.<locals>.{const.co_name}")
+                        stack.append((const, f"{prefix}.<locals>.{const.co_name}"))
+    return _nested_names[module].get(code, code.co_name)
+
+
 def _entry_point(default: str) -> str:
     """The outermost known torch function between the student's code and this refusal."""
     frame = sys._getframe(2)
@@ -96,8 +119,7 @@ def _entry_point(default: str) -> str:
             continue
         if module != "torch" and not module.startswith("torch."):
             break  # the student's frame: the torch calls below it are the route taken
-        code = frame.f_code
-        name = _public(module, getattr(code, "co_qualname", code.co_name))
+        name = _public(module, _qualname(frame.f_code, module))
         if name is not None:
             found = name
         frame = frame.f_back
