@@ -10,15 +10,18 @@ Blocked where every route passes, not at module attributes a student's earlier
   numbers (`torch._make_dual`, `_unpack_dual`: torch.func.jvp, jacfwd, hessian, linearize,
   torch.autograd.forward_ad, autograd.functional's forward-mode strategy), reading `.grad_fn`
   (the only way to reach the graph's nodes and call them by hand), and forbidden functions;
-- a TorchDispatchMode refuses any operation that runs while autograd's engine is executing a
-  node of the graph, whoever started the engine (a private engine object included), and
-  forbidden operations reached through torch.ops.
+- saved-tensor hooks refuse the backward pass itself when it reads what the forward pass saved,
+  whoever started it (a private engine object, a node called by hand). Unlike a dispatch mode,
+  they cost nothing to answers that build no graph, and they leave torch.func.vmap working.
+  (torch.func's reverse-mode transforms refuse to start under saved-tensor hooks: that refusal is
+  turned into the AutogradUsed it means, naming the transform.)
 
 The refusal names the public function the student called, found on the call stack.
 
 What stays possible inside one Python interpreter (documented in the README): code that turns
-these modes off on purpose (torch._C.DisableTorchFunction, popping the mode stacks), trivial
-graphs whose backward runs no operation at all, and gradients computed before the check (e.g.
+the mode or the hooks off on purpose (torch._C.DisableTorchFunction, popping the mode stack), trivial
+graphs whose backward needs no saved tensor (the gradient of x + 1) run through a private engine,
+and gradients computed before the check (e.g.
 a table of values at points the student guessed). Bulk grading judges in the grader's process,
 where none of this can change a verdict, but it cannot stop a student's kernel from faking an
 answer it computed with autograd this way.
@@ -27,12 +30,10 @@ This module imports only torch and the standard library: bulk grading sends its 
 student's kernel (checker.grading.probe), so that answers there are refused exactly as here.
 """
 import contextlib
-import functools
 import sys
 
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
 
 
 class CheckerInterrupt(BaseException):
@@ -109,21 +110,42 @@ def _qualname(code, module: str) -> str:
 
 def _entry_point(default: str) -> str:
     """The outermost known torch function between the student's code and this refusal."""
+    frames = []
     frame = sys._getframe(2)
-    ours = __name__
-    found = None
     while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return _route(frames, default)
+
+
+def _route(frames: list, default: str) -> str:
+    """From frames innermost first: the outermost known torch function called by the student's code."""
+    found = None
+    for frame in frames:
         module = frame.f_globals.get("__name__") or ""
-        if module == ours:
-            frame = frame.f_back
+        if module in (__name__, "contextlib", "functools"):  # ours, and the helpers torch's wrappers use
             continue
         if module != "torch" and not module.startswith("torch."):
             break  # the student's frame: the torch calls below it are the route taken
         name = _public(module, _qualname(frame.f_code, module))
         if name is not None:
             found = name
-        frame = frame.f_back
     return found or default
+
+
+def _refused_transform(err: BaseException):
+    """torch.func's reverse-mode transforms refuse to start while saved-tensor hooks are active (ours are):
+    that refusal, turned into the AutogradUsed it means, naming the transform. None for any other error."""
+    if not isinstance(err, RuntimeError) or "saved tensor hooks" not in str(err) or "torch.func" not in str(err):
+        return None
+    frames, tb = [], err.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    frames.reverse()  # innermost first
+    inner = [f for f in frames if (f.f_globals.get("__name__") or "").startswith("torch")]
+    start = frames.index(inner[0]) if inner else 0
+    return AutogradUsed(_route(frames[start:], "a torch.func transform"))
 
 
 def _describe(func) -> tuple:
@@ -156,27 +178,14 @@ class _FunctionBan(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-_current_node = getattr(torch._C, "_current_autograd_node", None)
+def _pack(tensor):
+    return tensor
 
 
-class _DispatchBan(TorchDispatchMode):
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        # Otherwise torch wraps __torch_dispatch__ to keep torch.compile out of it, which imports
-        # torch._dynamo (over a second) on the first operation, inside the answer's time limit.
-        return False
-
-    def __init__(self, autograd: bool, forbidden: dict):
-        super().__init__()
-        self.autograd, self.forbidden = autograd, forbidden
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if self.autograd and _current_node is not None and _current_node() is not None:
-            raise AutogradUsed(_entry_point("autograd's backward pass (its engine, called directly)"))
-        name = getattr(func, "__name__", "").split(".")[0]
-        if name in self.forbidden:
-            raise ForbiddenCall(_entry_point(f"torch.ops.aten.{name}"), self.forbidden[name])
-        return func(*args, **(kwargs or {}))
+def _unpack(tensor):
+    """The backward pass reads a tensor the forward pass saved: some engine is running the graph
+    (autograd's own, a private engine object, or a node called by hand), whoever started it."""
+    raise AutogradUsed(_entry_point("autograd's backward pass (its engine or the graph's nodes, called directly)"))
 
 
 def _shown(func, name: str) -> str:
@@ -196,33 +205,24 @@ def banned(autograd: bool = True, forbidden=None):
     if not autograd and not forbidden:
         yield
         return
-    _warm_up()
-    function_mode, dispatch_mode = _FunctionBan(autograd, forbidden), _DispatchBan(autograd, forbidden)
+    function_mode = _FunctionBan(autograd, forbidden)
+    # Every backward pass that needs what the forward pass saved unpacks it, however the engine was reached.
+    # Nothing is packed in an answer that builds no graph, so this costs such answers nothing.
+    hooks = torch.autograd.graph.saved_tensors_hooks(_pack, _unpack) if autograd else contextlib.nullcontext()
     try:
-        with function_mode, dispatch_mode:
-            yield
+        with function_mode, hooks:
+            try:
+                yield
+            except RuntimeError as err:
+                refused = _refused_transform(err)
+                if refused is None:
+                    raise
+                raise refused from None
     finally:
         # A time limit's exception can land inside a mode's __exit__ and leave it on torch's stack,
         # which would keep autograd refused in the student's session: take it off if it is still there.
         _drop(function_mode, "_len_torch_function_stack", "_get_function_stack_at",
               "_pop_torch_function_stack", "_push_on_torch_function_stack")
-        _drop(dispatch_mode, "_len_torch_dispatch_stack", "_get_dispatch_stack_at",
-              "_pop_torch_dispatch_stack", "_push_on_torch_dispatch_stack")
-
-
-_warm = []
-
-
-def _warm_up() -> None:
-    """Run one operation under the dispatch mode once, before any answer: whatever torch imports lazily on
-    the first dispatch to a Python mode (torch._dynamo, on versions that wrap __torch_dispatch__ regardless
-    of _should_skip_dynamo) is imported here, not inside an answer's time limit, where an interrupted
-    import would leave a half-initialized module behind for the rest of the session."""
-    if _warm:
-        return
-    with _DispatchBan(False, {}):
-        torch.zeros(1, device="cpu") + 1
-    _warm.append(True)
 
 
 def _drop(mode, length: str, get_at: str, pop: str, push: str) -> None:
@@ -232,8 +232,6 @@ def _drop(mode, length: str, get_at: str, pop: str, push: str) -> None:
         length, get_at, pop, push = (getattr(_C, name) for name in (length, get_at, pop, push))
         if not any(get_at(i) is mode for i in range(length())):
             return
-        if pop is getattr(_C, "_pop_torch_dispatch_stack", None):
-            pop = functools.partial(pop, None)  # it takes the infra-mode key; None: the user modes
         above = []
         while length():
             top = pop()
