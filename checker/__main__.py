@@ -1,4 +1,4 @@
-"""`python -m checker grade | merge | gradescope | classroom` (see checker/grading/cli.py)."""
+"""`python -m checker grade | merge | report | gradescope | classroom` (see checker/grading/cli.py)."""
 import sys
 
 from checker.grading.cli import main

@@ -73,7 +73,7 @@ def to_tensor(value: Any, shape: tuple, name: str, strict: bool = False) -> torc
         if value.device.type == "meta":
             raise BadAnswer(f"{name} came back as a tensor on the 'meta' device, which holds no numbers: "
                             "compute it on the CPU or a GPU.")
-        if value.dtype.is_floating_point and _eps(value.dtype) > _eps(torch.bfloat16):
+        if too_coarse(value.dtype):
             raise _too_coarse(name, value.dtype)
         # a copy: an answer that returns the same tensor each call (a .grad it keeps filling) must not
         # change the values already collected at earlier points
@@ -186,6 +186,11 @@ def half_precision(value: Any) -> Optional[torch.dtype]:
 
     visit(value)
     return torch.bfloat16 if torch.bfloat16 in found else (torch.float16 if found else None)
+
+
+def too_coarse(dtype: torch.dtype) -> bool:
+    """A floating dtype coarser than bfloat16 (float8, float4): too few digits to judge anything."""
+    return dtype.is_floating_point and _eps(dtype) > _eps(torch.bfloat16)
 
 
 def _too_coarse(name: str, dtype) -> BadAnswer:

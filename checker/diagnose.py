@@ -16,7 +16,7 @@ from typing import Optional
 
 import torch
 
-from .convert import to_outputs
+from .convert import too_coarse
 from .exercise import ExerciseDefinitionError
 from .result import PointDetail
 
@@ -28,6 +28,7 @@ class Verdict:
     message: str
     mistake: Optional[str] = None
     details: list[PointDetail] = field(default_factory=list)
+    diagnosis: Optional[str] = None  # the generic pattern's id ("sign", "factor", ...) when no known mistake fits
 
 
 def fmt(value) -> str:
@@ -81,7 +82,11 @@ def matches(got: list[torch.Tensor], other: list[torch.Tensor], tol, equal_nan: 
     return bool(right.all())
 
 
-def _known_mistake(ex, ref, got) -> Optional[str]:
+def _known_mistake(ex, ref, got, stage: Optional[int] = None) -> Optional[str]:
+    """The first known mistake that gives the answer's values at every point; with `stage` (a staged exercise),
+    the first whose own first wrong stage is that one and gives the answer's value there."""
+    from .convert import BadAnswer
+
     for mistake in ex.mistakes:
         cached = ex._mistake_cache.get(mistake.id)
         if cached is not None and cached[0] is ref:  # the same points as last time: the same outputs
@@ -89,6 +94,8 @@ def _known_mistake(ex, ref, got) -> Optional[str]:
         else:
             try:
                 stacked = _mistake_outputs(ex, ref, mistake)
+            except BadAnswer:  # a mistake of the wrong shape: misshaped_mistake() recognises it
+                stacked = None
             except Exception as err:
                 raise ExerciseDefinitionError(f"{ex.id}: mistake {mistake.id!r} failed: {err!r}") from err
             ex._mistake_cache[mistake.id] = (ref, stacked)
@@ -97,8 +104,63 @@ def _known_mistake(ex, ref, got) -> Optional[str]:
         by = [k for k, name in enumerate(ex.outputs) if mistake.known_by is None or name in mistake.known_by]
         with torch.no_grad():
             # NaN where the mistake gives NaN is part of the mistake (e.g. 0·log(0) in a loss)
-            if matches([got[k] for k in by], [stacked[k] for k in by], ex.tolerance, equal_nan=True):
+            if stage is None and matches([got[k] for k in by], [stacked[k] for k in by], ex.tolerance,
+                                         equal_nan=True):
                 return mistake.id
+            if (stage is not None and _first_wrong_output(ex, ref, stacked) == stage
+                    and matches([got[stage]], [stacked[stage]], ex.tolerance, equal_nan=True)):
+                return mistake.id
+    return None
+
+
+def _first_wrong_output(ex, ref, got) -> Optional[int]:
+    for k, (g, e) in enumerate(zip(got, ref.expected)):
+        if wrong_points([g], [e], ex.tolerance).any():
+            return k
+    return None
+
+
+def misshaped_mistake(ex, ref, raws: list) -> Optional[Verdict]:
+    """For an answer whose output has the wrong shape: the known mistake that returns the same shapes and values
+    at every point evaluated so far (`raws`, what the answer returned, the last one misshaped), e.g. dYᵀX, of
+    shape (m, d), where dW = XᵀdY (d, m) belongs. None if no mistake does, or the answer is not made of numbers."""
+
+    def real(v) -> bool:  # numbers a known mistake could give: no bool, complex or meta values
+        if isinstance(v, torch.Tensor):
+            return (v.dtype != torch.bool and not v.is_complex() and v.device.type != "meta"
+                    and not too_coarse(v.dtype))  # float8, float4: refused, never compared
+        return isinstance(v, (float, int)) and not isinstance(v, bool)
+
+    def tensors(value) -> Optional[list]:
+        values = value if len(ex.outputs) > 1 and isinstance(value, (tuple, list)) else (value,)
+        if len(values) != len(ex.outputs) or not all(real(v) for v in values):
+            return None
+        return [torch.as_tensor(v).detach().to(device="cpu", dtype=torch.float64) for v in values]
+
+    def same(a, b) -> bool:
+        return a is not None and b is not None and all(
+            x.shape == y.shape and bool(torch.isclose(x, y, rtol=ex.tolerance.rtol, atol=ex.tolerance.atol,
+                                                      equal_nan=True).all())
+            for x, y in zip(a, b))
+
+    answered = [tensors(raw) for raw in raws]
+    if not raws or any(a is None for a in answered):
+        return None
+    for mistake in ex.mistakes:
+        try:
+            theirs = [tensors(mistake.answer(*ex.arguments(ref.points[i], ref.dtype(i))))
+                      for i in ref.valid[:len(raws)]]
+        except Exception:  # this mistake fails here: it is not the answer's
+            continue
+        if all(same(a, t) for a, t in zip(answered, theirs)):
+            point = ref.points[ref.valid[len(raws) - 1]]
+            inputs = {name: fmt(v) for name, v in zip(ex.inputs, point)}
+
+            def shapes(ts):
+                return ", ".join(f"{name}: shape {tuple(t.shape)}" for name, t in zip(ex.outputs, ts))
+
+            expected = shapes([torch.empty(s) for s in ref.shapes_at(len(raws) - 1)])
+            return Verdict(mistake.message, mistake.id, [PointDetail(inputs, expected, shapes(answered[-1]))])
     return None
 
 
@@ -107,11 +169,11 @@ def _mistake_outputs(ex, ref, mistake) -> Optional[list[torch.Tensor]]:
     if mistake.transform is not None:
         return mistake.transform([e.clone() for e in ref.expected])
     answer = ex.measured(mistake.answer)  # through the exercise's harness, if it has one
-    if callable(answer):
-        outs = [to_outputs(answer(*ex.arguments(ref.points[i], ref.dtype(i))), ref.shapes, ex.outputs)
-                for i in ref.valid]
-    else:  # a value exercise's mistake is a value
-        outs = [to_outputs(mistake.answer, ref.shapes, ex.outputs) for _ in ref.valid]
+    outs = [
+        ref.conform(row, answer(*ex.arguments(ref.points[i], ref.dtype(i))) if callable(answer)
+                    else answer, ex.outputs)  # a value exercise's mistake is a value
+        for row, i in enumerate(ref.valid)
+    ]
     return [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
 
 
@@ -128,31 +190,35 @@ def _constant(values: torch.Tensor, floor: float = 0.0) -> Optional[float]:
     return None
 
 
-def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[str]:
-    """A generic explanation of how output `name` (stacked over points) is wrong."""
+def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[tuple[str, str]]:
+    """A generic explanation of how output `name` (stacked over points) is wrong: (diagnosis id, text)."""
     flat_g, flat_e = g.reshape(-1), e.reshape(-1)
     single = flat_e.numel() == 1  # a value exercise: one number, so no "at every point"
     everywhere = "" if single else " at every point checked"
+    if not torch.isfinite(flat_g).all():
+        where_ = "" if single else " at some points"
+        return "not-finite", (f"{name} is not a finite number{where_} (NaN or infinity). "
+                "Look for a division by zero, a log of 0 or of a negative number, or an overflow.")
     scale = float(flat_e.abs().max()) or 1.0
     if torch.allclose(flat_g, -flat_e, rtol=ex.tolerance.rtol, atol=ex.tolerance.atol):
-        return f"{name} has the right size but the wrong sign{everywhere}: check each minus sign."
+        return "sign", f"{name} has the right size but the wrong sign{everywhere}: check each minus sign."
     if single:  # with one number, any ratio or offset would look "constant"
         return None
     if float(flat_g.abs().max()) == 0.0:
-        return f"{name} is 0{everywhere}, but {ex.quantity} is not."
+        return "zero", f"{name} is 0{everywhere}, but {ex.quantity} is not."
     usable = flat_e.abs() > 1e-3 * scale
     ratio = _constant(flat_g[usable] / flat_e[usable])
     if ratio is not None and not math.isclose(ratio, 1.0, rel_tol=1e-4):
-        return (f"{name} is {ratio:.4g} times the correct value{everywhere}: "
+        return "factor", (f"{name} is {ratio:.4g} times the correct value{everywhere}: "
                 "a constant factor is missing or extra somewhere.")
     offset = _constant(flat_g - flat_e, floor=1e-3 * scale)
     if offset is not None:
-        return (f"{name} is off by the same constant ({offset:+.4g}){everywhere}: "
+        return "offset", (f"{name} is off by the same constant ({offset:+.4g}){everywhere}: "
                 "a constant term is missing or extra. Remember that the derivative of a constant is 0.")
     if ref.values is not None and g.shape == ref.values.shape and torch.allclose(
         g, ref.values, rtol=ex.tolerance.rtol, atol=ex.tolerance.atol
     ):
-        return f"{name} equals the function itself, not its derivative: differentiate it."
+        return "function-itself", f"{name} equals the function itself, not its derivative: differentiate it."
     return None
 
 
@@ -199,7 +265,7 @@ def _wrong_only_in_lower_precision(ex, ref, got, wrong: torch.Tensor, name: str)
             f"that no step loses the digits that matter or overflows in {low}.")
 
 
-def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[str]:
+def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[tuple[str, str]]:
     """For one-input exercises: right for x > 0 only, or for x < 0 only."""
     if ex.kind != "gradient" or len(ex.inputs) != 1 or ex.pass_as != "float":
         return None
@@ -209,12 +275,12 @@ def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[str]:
     for good, bad in ((">", "<"), ("<", ">")):
         sign = 1 if good == ">" else -1
         if right.any() and bool((sign * xs[right] > 0).all()) and bool((sign * xs[wrong] < 0).all()):
-            return (f"Your answer is right for {x} {good} 0 but wrong for {x} {bad} 0: "
+            return "one-side", (f"Your answer is right for {x} {good} 0 but wrong for {x} {bad} 0: "
                     "check the signs (an abs() or a square?).")
     return None
 
 
-def _only_at_lesson_points(ex, ref, got, wrong: torch.Tensor) -> Optional[str]:
+def _only_at_lesson_points(ex, ref, got, wrong: torch.Tensor) -> Optional[tuple[str, str]]:
     """Right exactly at the lesson's own points, and the same value everywhere else: a number was typed in
     (or the lesson's point special-cased), not a function written. A formula that happens to be right at
     the lesson's point is not told this: it is diagnosed as a formula."""
@@ -233,7 +299,8 @@ def _only_at_lesson_points(ex, ref, got, wrong: torch.Tensor) -> Optional[str]:
         ", ".join(f"{name} = {fmt(v)}" for name, v in zip(ex.inputs, ref.points[ref.valid[row]]))
         for row in lesson_rows
     )
-    return (f"Your answer is right at {where_}, the lesson's own point, but it gives the same value at every other "
+    return "only-lesson-point", (
+            f"Your answer is right at {where_}, the lesson's own point, but it gives the same value at every other "
             f"point checked. {ex.quantity[0].upper() + ex.quantity[1:]} is a function of the inputs, "
             "so your answer must be right for every input, not just this one.")
 
@@ -258,10 +325,23 @@ def _reordered(ex, ref, got) -> Optional[str]:
 
 def _details(ex, ref, got, wrong, outputs: list[str]) -> list[PointDetail]:
     """Up to three failing points; with several outputs, only `outputs` are shown, by name."""
-    def shown(tensors, row):
-        if len(tensors) == 1:
-            return fmt(tensors[0][row])
-        return ", ".join(f"{name} = {fmt(t[row])}" for name, t in zip(ex.outputs, tensors) if name in outputs)
+    def at(t, row, k):  # without the padding of data sets of different sizes
+        return t[row][tuple(slice(0, n) for n in ref.shapes_at(row)[k])]
+
+    def pair(row, k) -> tuple[str, str]:
+        """Output k at this point, expected and got; of a larger tensor, the entry where they differ most."""
+        e, g = at(ref.expected[k], row, k), at(got[k], row, k)
+        if e.numel() <= 4:
+            return fmt(e), fmt(g)
+        index = tuple(int(i) for i in torch.unravel_index(torch.argmax((g - e).abs().nan_to_num(math.inf)), e.shape))
+        where = f"{ex.outputs[k]}[{', '.join(map(str, index))}]"
+        return f"{where} = {fmt(e[index])}", f"{where} = {fmt(g[index])}"
+
+    def shown(row, side):
+        if len(got) == 1:
+            return pair(row, 0)[side]
+        return ", ".join(pair(row, k)[side] if at(got[k], row, k).numel() > 4 else f"{name} = {pair(row, k)[side]}"
+                         for k, name in enumerate(ex.outputs) if name in outputs)
 
     details = []
     for row in torch.nonzero(wrong).flatten().tolist()[:MAX_DETAILS]:
@@ -269,7 +349,7 @@ def _details(ex, ref, got, wrong, outputs: list[str]) -> list[PointDetail]:
         inputs = {name: fmt(v) for name, v in zip(ex.inputs, point)}
         if len(ex.precisions) > 1:
             inputs["dtype"] = dtype_name(ref.dtype(ref.valid[row]))
-        details.append(PointDetail(inputs, shown(ref.expected, row), shown(got, row)))
+        details.append(PointDetail(inputs, shown(row, 0), shown(row, 1)))
     return details
 
 
@@ -277,9 +357,35 @@ def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _first_wrong_stage(ex, ref, got, wrong_names: list[str]) -> Verdict:
+    """A staged exercise: the verdict is about the first wrong stage, the later ones may only inherit its error."""
+    names = ex.outputs
+    k = names.index(wrong_names[0])
+    wrong_here = wrong_points([got[k]], [ref.expected[k]], ex.tolerance)
+    details = _details(ex, ref, got, wrong_here, [names[k]])
+    mistake_id = _known_mistake(ex, ref, got, stage=k)
+    if mistake_id is not None:
+        return Verdict(next(m.message for m in ex.mistakes if m.id == mistake_id), mistake_id, details)
+    right, later = list(names[:k]), wrong_names[1:]
+    if right:
+        head = f"{_and(right)} {'is' if len(right) == 1 else 'are'} right; {names[k]} is the first stage that is not"
+    else:
+        head = f"{names[k]}, the first stage, is not right"
+    if later:
+        head += (f" ({_and(later)} {'is' if len(later) == 1 else 'are'} wrong too: start with {names[k]}, "
+                 "later stages are computed from the earlier ones)")
+    hint = " (`hint()` gives a hint.)" if ex.hints else ""
+    diagnosis, explanation = _pattern(ex, ref, got[k], ref.expected[k], names[k]) or ("other",
+        f"It differs from {ex.quantity} at {int(wrong_here.sum())} of the {int(wrong_here.numel())} points "
+        f"checked.{hint}")
+    return Verdict(f"{head}. {explanation}", None, details, diagnosis)
+
+
 def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
     names = ex.outputs
     wrong_names = [n for n, g, e in zip(names, got, ref.expected) if wrong_points([g], [e], ex.tolerance).any()]
+    if ex.staged:
+        return _first_wrong_stage(ex, ref, got, wrong_names)
     details = _details(ex, ref, got, wrong, wrong_names)
     mistake_id = _known_mistake(ex, ref, got)
     if mistake_id is not None:
@@ -287,7 +393,7 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
         return Verdict(message, mistake_id, details)
     reordered = _reordered(ex, ref, got)
     if reordered:
-        return Verdict(reordered, None, _details(ex, ref, got, wrong, list(names)))
+        return Verdict(reordered, None, _details(ex, ref, got, wrong, list(names)), "reordered")
 
     prefix = ""
     if len(names) > 1:
@@ -305,21 +411,22 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
         message, rows = not_finite
         only = torch.zeros_like(wrong)
         only[rows] = True
-        return Verdict(prefix + message, None, _details(ex, ref, got, only, wrong_names))
+        return Verdict(prefix + message, None, _details(ex, ref, got, only, wrong_names), "not-finite")
     lower = _wrong_only_in_lower_precision(ex, ref, got, wrong, shown if len(names) == 1 else wrong_names[0])
     if lower:
-        return Verdict(prefix + lower, None, details)
-    explanation = (_pattern(ex, ref, got[first], ref.expected[first], shown)
-                   or _only_at_lesson_points(ex, ref, got, wrong) or _side_of_domain(ex, ref, wrong))
-    if explanation:
-        return Verdict(prefix + explanation, None, details)
+        return Verdict(prefix + lower, None, details, "lower-precision")
+    found = (_pattern(ex, ref, got[first], ref.expected[first], shown)
+             or _only_at_lesson_points(ex, ref, got, wrong) or _side_of_domain(ex, ref, wrong))
+    if found:
+        return Verdict(prefix + found[1], None, details, found[0])
     if ex.kind == "value":
         return Verdict(prefix + f"Not yet: that is not what {ex.compared_with} gives. Think it through again, "
-                       "or run the code and find out why." + hint, None, details)
+                       "or run the code and find out why." + hint, None, details, "other")
     n_wrong, n = int(wrong.sum()), int(wrong.numel())
     subject = ("They differ" if len(wrong_names) > 1 else "It differs") if prefix else "Not yet: your answer differs"
     return Verdict(
         prefix + f"{subject} from {ex.quantity} at {n_wrong} of the {n} points checked." + hint,
         None,
         details,
+        "other",
     )

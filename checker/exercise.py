@@ -51,6 +51,9 @@ class Mistake:
     # vanishes at the lesson's example. Empty: it must differ there (tests/test_lesson_points.py), so that
     # a student who makes it is never told they are right at the lesson's point.
     agrees_at_lesson_points: str = ""
+    # The lesson section that teaches the point (a heading of the notebook), for the class report; "": the
+    # exercise's own title stands for it.
+    section: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,10 @@ class Exercise:
     # rounded to it). An exercise about numerical stability adds torch.float32, the precision models
     # train in: the answer is then also judged there, against the float64 reference.
     precisions: tuple = ()
+    # With pass_as="tensor": the dtype of the float tensors the answer receives. "float32" where stability in
+    # float32 is the point (an overflow at logits near 89); the reference is still float64. Integer tensors
+    # (class labels) are passed as they are.
+    dtype: str = "float64"
     batched: bool = True  # `function` is elementwise, so all points go through autograd at once
     forbid_autograd: bool = True
     # Library functions the answer may not call, {torch function name: why}: e.g. the loss the exercise
@@ -143,6 +150,11 @@ class Exercise:
     none_message: Optional[str] = None
     time_limit: float = 5.0
     max_score: float = 1.0
+    # The outputs are the stages of one computation, in the order it runs (a backward pass: dlogits, dW2, ...,
+    # each from the ones before). A wrong answer is judged at its first wrong stage: the verdict names it and
+    # the stages before it that are right, and a known mistake is recognised by its value at that stage alone,
+    # whatever the later stages inherited.
+    staged: bool = False
     # What the reference is and what it computes, as the verdicts name them; change them
     # for exercises whose `reference` is not autograd's derivative (e.g. a loss value).
     compared_with: str = "torch.autograd"
@@ -196,15 +208,22 @@ class Exercise:
         return self.id.split(".", 1)[0]
 
     def arguments(self, point: tuple, dtype=None) -> tuple:
-        """What the answer is called with at `point`: Python floats, CPU tensors in `dtype` (float64), or a
-        harness's case as it is."""
+        """What the answer is called with at `point`: Python floats, CPU tensors (float ones in `dtype`, by default
+        the exercise's own), or a harness's case as it is."""
         if self.pass_as == "float":
             return tuple(float(v) for v in point)
         if self.pass_as == "case":  # a harness's case: plain values, given as they are
             return tuple(point)
-        if dtype is None:
-            return tuple(as_float64(v).clone() for v in point)
-        return tuple(as_float64(v).to(dtype) for v in point)
+        import torch
+
+        dtype = dtype if dtype is not None else getattr(torch, self.dtype)
+
+        def tensor(value):  # a fresh copy: float values in the dtype, integer tensors (class labels) as they are
+            if isinstance(value, torch.Tensor) and not (value.is_floating_point() or value.is_complex()):
+                return value.detach().to("cpu").clone()
+            return as_float64(value).to(dtype).clone()
+
+        return tuple(tensor(v) for v in point)
 
     # -- what students call ------------------------------------------------------
     def check(self, answer: Any, *, plot: bool = True) -> Result:

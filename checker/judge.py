@@ -32,12 +32,32 @@ class Reference:
     expected: list[torch.Tensor]  # one stacked tensor per output: (n_valid, *shape)
     values: Optional[torch.Tensor]  # the function's own value at each valid point, when scalar
     valid: list[int]  # indices into points where the reference is finite
-    shapes: list[tuple]
-    # per point, the dtype the answer's tensor inputs come in (None: the exercise's usual float64)
+    shapes: list[tuple]  # per output; for data sets of different sizes, the largest along each dim
+    # Per valid point, per output, where the shapes differ from point to point (None where they do not):
+    # every output is then zero-padded to `shapes`, the answer's like the reference's, so padding always agrees.
+    point_shapes: Optional[list[list[tuple]]] = None
+    # per point, the dtype the answer's tensor inputs come in (None: the exercise's own dtype)
     dtypes: Optional[list] = None
 
     def dtype(self, index: int):
         return None if self.dtypes is None else self.dtypes[index]
+
+    def shapes_at(self, row: int) -> list[tuple]:
+        return self.shapes if self.point_shapes is None else self.point_shapes[row]
+
+    def conform(self, row: int, raw: Any, names, strict: bool = False) -> tuple[torch.Tensor, ...]:
+        """An answer's outputs at valid point `row` as float64 tensors of the reference's shapes (padded).
+        `strict`: a 0-dim output must be 0-dim (convert.to_tensor)."""
+        outputs = convert.to_outputs(raw, self.shapes_at(row), names, strict)
+        return outputs if self.point_shapes is None else tuple(_pad(t, s) for t, s in zip(outputs, self.shapes))
+
+
+def _pad(t: torch.Tensor, shape: tuple) -> torch.Tensor:
+    if tuple(t.shape) == tuple(shape):
+        return t
+    padded = t.new_zeros(shape)
+    padded[tuple(slice(0, n) for n in t.shape)] = t
+    return padded
 
 
 # -- points ---------------------------------------------------------------------
@@ -75,6 +95,8 @@ def checked_points(ex: Exercise) -> tuple[list[tuple], Optional[list]]:
 def _rounded(value, dtype):
     """`value` rounded to `dtype`, kept in float64 (so the reference is computed at the same inputs)."""
     if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():  # integer tensors (class labels) are passed as they are
+            return value
         return value.detach().to(device="cpu", dtype=dtype).to(torch.float64)
     return float(torch.tensor(float(value), dtype=torch.float64).to(dtype))
 
@@ -111,6 +133,7 @@ def compute_reference(ex: Exercise, points: list[tuple], dtypes: Optional[list] 
     try:
         with torch.enable_grad():
             # every output stacked over the points: (n_points, *shape)
+            point_shapes = None
             if ex.batched:
                 stacked, values = _autograd_batched(ex, points)
             else:
@@ -119,6 +142,15 @@ def compute_reference(ex: Exercise, points: list[tuple], dtypes: Optional[list] 
                 else:
                     pairs = [_autograd(ex, p) for p in points]
                     outputs, values = [grads for grads, _ in pairs], torch.stack([value for _, value in pairs])
+                point_shapes = [[tuple(o.shape) for o in out] for out in outputs]
+                if any(shapes != point_shapes[0] for shapes in point_shapes):  # data sets of different sizes
+                    if any(len(a) != len(b) for shapes in point_shapes for a, b in zip(shapes, point_shapes[0])):
+                        raise ExerciseDefinitionError(f"{ex.id}: an output's number of dimensions varies")
+                    largest = [tuple(map(max, *(shapes[k] for shapes in point_shapes))) if point_shapes[0][k] else ()
+                               for k in range(len(outputs[0]))]
+                    outputs = [tuple(_pad(o, s) for o, s in zip(out, largest)) for out in outputs]
+                else:
+                    point_shapes = None
                 stacked = [torch.stack([out[k] for out in outputs]) for k in range(len(outputs[0]))]
     except ExerciseDefinitionError:
         raise
@@ -134,7 +166,9 @@ def compute_reference(ex: Exercise, points: list[tuple], dtypes: Optional[list] 
     shapes = [tuple(t.shape[1:]) for t in stacked]
     if values is not None:
         values = values[finite]
-    return Reference(points, expected, values, valid, shapes, dtypes)
+    if point_shapes is not None:
+        point_shapes = [point_shapes[i] for i in valid]
+    return Reference(points, expected, values, valid, shapes, point_shapes, dtypes)
 
 
 def sampled_reference(ex: Exercise) -> Reference:
@@ -184,8 +218,9 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference,
     """The answer's outputs at every valid point and the half-precision dtype it used (float16 or
     bfloat16, None for float32/float64/Python numbers), or a Result explaining why there are none."""
 
-    def stop(status, message, mistake=None):
-        return Result(ex.id, status, message, title=ex.title, max_score=ex.max_score, mistake=mistake)
+    def stop(status, message, mistake=None, diagnosis=None):
+        return Result(ex.id, status, message, title=ex.title, max_score=ex.max_score, mistake=mistake,
+                      diagnosis=diagnosis)
 
     if answer is None or answer is Ellipsis:
         return stop("not_attempted", NOT_ATTEMPTED_VALUE if ex.kind == "value" else NOT_ATTEMPTED)
@@ -211,18 +246,24 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference,
             return stop("error", problem)
         calls = [lambda args=args: answer(*args) for args in args_list]
 
-    got, low = [], None
+    got, low, raws = [], None, []
     # tensors in, gradients out: a gradient has exactly its input's shape (0-dim included)
     strict = ex.pass_as == "tensor" and ex.kind == "gradient" and ex.reference is None
     try:
         with guard.student_code(ex.time_limit, ex.forbid_autograd, ex.forbidden, printed):
             for call in calls:
                 raw = call()
-                got.append(convert.to_outputs(raw, ref.shapes, ex.outputs, strict))
+                raws.append(raw)
+                got.append(ref.conform(len(got), raw, ex.outputs, strict))
                 low = _lower(low, convert.half_precision(raw))
     except KeyboardInterrupt:
         raise
     except BaseException as err:
+        if isinstance(err, convert.BadShape) and ex.kind == "gradient":  # a wrong shape can be a known mistake
+            verdict = diagnose.misshaped_mistake(ex, ref, raws)
+            if verdict is not None:
+                return Result(ex.id, "incorrect", verdict.message, title=ex.title, max_score=ex.max_score,
+                              mistake=verdict.mistake, details=verdict.details)
         # the point where it stopped: the first without an output (named only now, as formatting costs time)
         index = ref.valid[len(got)] if len(got) < len(ref.valid) else None
         where = _where(ex, ref.points[index], ref.dtype(index)) if index is not None else ""
@@ -296,7 +337,7 @@ def _stopped(ex: Exercise, err: BaseException, where: str, stop, answer: Any = N
         if advice:
             return stop("error", f"{advice}{' (' + where.strip() + ')' if where else ''}", mistake="wrong-shape")
     if isinstance(err, convert.BadAnswer):
-        return stop("error", f"{err}{' (' + where.strip() + ')' if where else ''}")
+        return stop("error", f"{err}{' (' + where.strip() + ')' if where else ''}", diagnosis="wrong-shape")
     if isinstance(err, guard.AutogradUsed):
         return stop(
             "incorrect",
@@ -337,11 +378,13 @@ def _cannot_tell(ex: Exercise, ref: Reference, got: list[torch.Tensor], tol: Tol
         scale = float(e.abs().max()) if e.numel() else 0.0
         loose = tol.allowed(e) + 8 * eps * (e.abs() + scale)
         off = ((g - e).abs() > loose) & ~(g == e) & ~(e.abs() > biggest)  # past its range: cannot hold it
-        if bool(off.any()):
+        if bool(off.any()) or not bool(torch.isfinite(g).all()):  # NaN is no rounding
             return None
         miss = ((g - e).abs() > tol.allowed(e)) & ~(g == e)
         if first is None and bool(miss.any()):
             first = (k, int(torch.nonzero(miss.reshape(miss.shape[0], -1).any(dim=1))[0]))
+    if first is None:
+        return None
     k, row = first
     index = ref.valid[row]
     name = str(low).replace("torch.", "")
@@ -371,7 +414,7 @@ def _where(ex: Exercise, point: tuple, dtype=None) -> str:
 # -- putting it together ------------------------------------------------------------
 def grade(exercise: Union[Exercise, str], answer: Any, *, plot: bool = False) -> Result:
     """Grade one answer. `plot=True` adds the data for a plot when the answer is wrong."""
-    with guard.on_cpu():
+    with guard.on_cpu(), guard.one_thread():
         return _grade(exercise, answer, plot)
 
 
@@ -417,7 +460,7 @@ def _judged(ex: Exercise, answer: Any, ref: Reference, plot: bool, printed: guar
     verdict = diagnose.explain(ex, ref, got, wrong)
     result = Result(
         ex.id, "incorrect", verdict.message, title=ex.title, max_score=ex.max_score,
-        mistake=verdict.mistake, details=verdict.details, n_points=n,
+        mistake=verdict.mistake, diagnosis=verdict.diagnosis, details=verdict.details, n_points=n,
     )
     if plot:
         result.curve = curve(ex, answer)

@@ -39,6 +39,7 @@ class Result:
     score: float = 0.0
     max_score: float = 1.0
     mistake: Optional[str] = None
+    diagnosis: Optional[str] = None  # generic pattern of an unnamed wrong answer: "sign", "factor", ...
     details: list[PointDetail] = field(default_factory=list)
     n_points: int = 0
     curve: Optional[Curve] = field(default=None, repr=False)

@@ -189,3 +189,30 @@ def test_lesson06_engine_bug_turns_red_with_the_smallest_failing_graph_then_gree
     green.wait_for()
     assert "all 40 points checked" in green.inner_text()
     snapshot(page, green, "lesson06-engine-correct")
+
+
+def test_lesson05_exercise_named_mistake_then_correct_and_training_explorer(page, lab):
+    open_notebook(page, lab, "05_backprop_network.ipynb")
+    run_all(page)
+    assert page.locator(".jp-Notebook .checker-not_attempted").count() >= 5
+    exercise = code_cell(page, "def activation_backward(A, dH):")
+    assert exercise.locator(".checker-not_attempted").count() == 1
+    check = "\n\n\nex.activation_backward.check(activation_backward)\n"
+    replace_and_run(page, exercise, "def activation_backward(A, dH):\n"
+                    "    return dH * (A > 0), dH * (1 - torch.tanh(A))" + check, cells_to_run=1)
+    red = exercise.locator(".checker-incorrect")
+    red.wait_for()
+    assert "your tanh derivative is 1 − tanh(a), not 1 − tanh(a)²" in red.inner_text()
+    snapshot(page, red, "lesson05-tanh-not-squared")
+    replace_and_run(page, exercise, "def activation_backward(A, dH):\n"
+                    "    return dH * (A > 0), dH * (1 - torch.tanh(A) ** 2)" + check, cells_to_run=1)
+    green = exercise.locator(".checker-correct")
+    green.wait_for()
+    assert "at all 32 points checked" in green.inner_text()
+    snapshot(page, green, "lesson05-correct")
+    explorer = code_cell(page, "explore_training(")
+    move_slider_and_see_new_figure(page, explorer)
+    wait_until_idle(page)  # each step of the slider retrains: the last figure is the slider's value
+    snapshot(page, explorer.locator(".jp-Cell-outputWrapper"), "lesson05-training-explorer-moved")
+    readout = explorer.locator(".widget-readout").first.inner_text()
+    assert readout.strip() != "8"

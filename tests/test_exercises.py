@@ -33,7 +33,11 @@ def test_known_mistake_is_named(ex, mistake):
 @pytest.mark.parametrize("ex, mistake", MISTAKES, ids=MISTAKE_IDS)
 def test_known_mistake_differs_from_reference(ex, mistake):
     ref = compute_reference(ex, sample_points(ex))
-    got, _ = evaluate(ex, mistake_answer(ex, mistake), ref)
+    outcome = evaluate(ex, mistake_answer(ex, mistake), ref)
+    if isinstance(outcome, checker.Result):  # a mistake of the wrong shape (dYᵀX for XᵀdY): named there
+        assert (outcome.status, outcome.mistake) == ("incorrect", mistake.id)
+        return
+    got, _ = outcome
     differs = any(
         not torch.allclose(g, e[row], rtol=ex.tolerance.rtol, atol=ex.tolerance.atol)
         for row, outputs in enumerate(got)

@@ -248,7 +248,10 @@ def test_prose_of_the_review(master, student):
     prose = "\n".join("".join(c["source"]) for c in master if c["cell_type"] == "markdown")
     assert "*Run all* runs every cell, in Colab as in Jupyter" in prose
     assert "defined in section 2" in prose and "w2 is the bias" in prose
-    assert r"\Big|_{s \text{ held fixed}}" in prose and "gradients add" in prose
+    assert r"\Big|_{s \text{ held fixed}}" in prose
+    # the fork rule (chain rule over paths) and the .grad buffer (adds across backward calls) are told apart
+    assert "multiply along each path, then **add** over the paths" in prose
+    assert "adds its result to whatever the buffer already holds" in prose
     assert "unless you pass `retain_graph=True`" in prose
     # the intentional "Not quite" in the exercise edition is announced right before it
     demo = student.index(_cell_with(student, "ex.neuron_grad.check(neuron_grad_by_autograd)"))

@@ -124,7 +124,7 @@ def test_no_authors_jargon_and_the_run_all_warning():
             text = "".join(cell["source"]).replace("manual_seed", "")
             assert "seed" not in text.lower(), text[:200]
     intro = "".join(_cells(MASTER)[2]["source"])
-    assert "the original notebook this course grew out of" in intro
+    assert "This course began as a rewrite of one of them" in intro and "original notebook" not in intro
     assert "*Run all* runs every cell, in Colab as in Jupyter" in intro
 
 

@@ -12,17 +12,21 @@ import torch
 import checker
 from checker import lesson01, lesson02, lesson03
 from checker.catalog import all_exercises
+from checker.convert import BadAnswer
 from checker.diagnose import _mistake_outputs
 from checker.judge import sampled_reference
 
-CASES = [(ex, m) for ex in all_exercises() if ex.kind != "value" for m in ex.mistakes
+CASES = [(ex, m) for ex in all_exercises() if ex.kind != "value" and ex.points for m in ex.mistakes
          if not m.agrees_at_lesson_points]
 
 
 @pytest.mark.parametrize("ex, mistake", CASES, ids=[f"{ex.id}:{m.id}" for ex, m in CASES])
 def test_every_known_mistake_differs_at_every_lesson_point(ex, mistake):
     ref = sampled_reference(ex)
-    outputs = _mistake_outputs(ex, ref, mistake)
+    try:
+        outputs = _mistake_outputs(ex, ref, mistake)
+    except BadAnswer:  # a mistake of another shape than the answer's cannot agree with it anywhere
+        return
     for row, index in enumerate(ref.valid):
         if index >= len(ex.points):
             continue

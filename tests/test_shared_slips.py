@@ -31,6 +31,11 @@ TABLE = {
     "lesson04.dL_dz": {"sigmoid-missing"},  # its input is z itself: no bias; σ′ cannot be finite where it saturates
     "lesson04.stable_bce": set(),
     "lesson04.grad_vectorized": {"bias-missing", "sigmoid-missing", "sigmoid-derivative-plus", "broadcast-nn"},
+    "lesson05.log_softmax": set(),
+    "lesson05.ce_grad": set(),
+    "lesson05.linear_backward": set(),
+    "lesson05.activation_backward": set(),
+    "lesson05.backward_pass": set(),
     "lesson06.numerical_gradient": set(),
     "lesson06.numerical_jacobian": set(),
     "lesson06.bias_softplus": set(),

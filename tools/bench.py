@@ -1,8 +1,9 @@
 """`make bench`: the course's speed figures, printed (never asserted in tests).
 
 1. What `import checker` adds over `import torch` (fresh interpreters, median of 7).
-2. Median `grade` latency at 33 points, without the plot, for a correct and a wrong
-   answer: lesson 01's dz/dx, and the slowest exercise of the course.
+2. Median `grade` latency at each exercise's points (33 for most; 32 sampled data sets of different
+   sizes in lesson 05), without the plot, for a correct and a wrong answer (its first known mistake),
+   per exercise and per lesson.
 3. `pytest --nbval` over the course's notebooks (both editions) against the same
    number of bare notebooks that only `import torch`, in the same run and settings.
 
@@ -12,6 +13,10 @@
 4. Bulk grading (`python -m checker grade`): seconds per submission, solution editions of
    every lesson present in notebooks/student, with --jobs 1 and --jobs 2, against the floor:
    the same notebooks executed by nbclient alone, one after another, in the same run.
+
+6. The class report (`python -m checker report`) of 500 synthetic students over every exercise:
+   in process (load, compute, render) and as the command, interpreter start included
+   (`python -m tools.bench report` runs this part alone). Target (issue 13): seconds.
 
 Targets (foundation issue): import <= 30 ms; check <= 2 ms correct, <= 10 ms wrong;
 nbval <= 1.3x the bare notebooks. Grading (issue 4): <= 1.2x the floor, near-linear in jobs.
@@ -160,7 +165,61 @@ def lesson_seconds(path: Path) -> float:
     return time.perf_counter() - start
 
 
+def synthetic_class(folder: Path, n: int = 500) -> None:
+    """students/*.json of n students over every exercise: seeded statuses, known mistakes and diagnoses."""
+    import json
+    import random
+
+    from checker.catalog import all_exercises
+    from checker.grading.report import DIAGNOSES
+
+    rng = random.Random(13)
+    exercises = all_exercises()
+    (folder / "students").mkdir(parents=True)
+    for i in range(n):
+        results = []
+        for ex in exercises:
+            status = rng.choices(["correct", "incorrect", "not_attempted", "error"], [6, 3, 1, 0.3])[0]
+            mistake = (rng.choice(ex.mistakes).id if status == "incorrect" and ex.mistakes and rng.random() < 0.7
+                       else None)
+            diagnosis = rng.choice(sorted(DIAGNOSES)) if status == "incorrect" and mistake is None else None
+            score = ex.max_score if status == "correct" else 0.0
+            results.append({"exercise_id": ex.id, "status": status, "message": "m", "title": ex.title,
+                            "score": score, "max_score": ex.max_score, "mistake": mistake, "diagnosis": diagnosis,
+                            "details": [], "n_points": 33, "passed": status == "correct"})
+        report = {"student": f"s{i:04d}", "status": "graded", "score": sum(r["score"] for r in results),
+                  "max_score": sum(r["max_score"] for r in results), "results": results, "notebooks": [],
+                  "seconds": 1.0}
+        (folder / "students" / f"s{i:04d}.json").write_text(json.dumps(report, indent=1))
+
+
+def report_speed(n: int = 500) -> None:
+    from checker.grading import report, report_render
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "grading"
+        synthetic_class(folder, n)
+        report.build(report.load([folder]))  # the lessons imported once, as the command does
+        start = time.perf_counter()
+        built = report.build(report.load([folder]))
+        page = report_render.page(built)
+        report_render.misconceptions_csv(built)
+        in_process = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "checker", "report", str(folder), "--out", str(Path(tmp) / "r.html")],
+                       check=True, capture_output=True, cwd=ROOT)
+        command = time.perf_counter() - start
+    print(f"{n} students x {len(built.exercises)} exercises: load + compute + render {in_process:.2f} s in process; "
+          f"`python -m checker report` {command:.2f} s (interpreter, torch and lessons imported); "
+          f"page {len(page) / 1e3:.0f} kB")
+
+
 def main() -> int:
+    if sys.argv[1:] == ["report"]:
+        print("== class report (python -m checker report), 500 synthetic students ==")
+        report_speed()
+        return 0
+
     print("== import ==")
     torch_ms, checker_ms = import_cost()
     print(f"import torch: {torch_ms:.0f} ms; import checker (+ lesson01) adds {checker_ms:.1f} ms (target <= 30 ms)")
@@ -171,6 +230,10 @@ def main() -> int:
     print(f"{'exercise':<{width}}  points  correct ms  wrong ms")
     for ex_id, n, good, bad in rows:
         print(f"{ex_id:<{width}}  {n:>6}  {good:>10.2f}  {bad:>8.2f}")
+    for lesson in sorted({ex_id.split(".")[0] for ex_id, *_ in rows}):
+        own = [r for r in rows if r[0].startswith(lesson + ".")]
+        print(f"{lesson}: median over its {len(own)} exercises: correct {statistics.median(r[2] for r in own):.2f} ms, "
+              f"wrong {statistics.median(r[3] for r in own):.2f} ms")
     worst_good, worst_bad = max(r[2] for r in rows), max(r[3] for r in rows)
     median_good = statistics.median(r[2] for r in rows)
     median_bad = statistics.median(r[3] for r in rows)
@@ -203,6 +266,9 @@ def main() -> int:
 
     print("\n== bulk grading (python -m checker grade) vs executing the same notebooks with nbclient ==")
     grading_throughput()
+
+    print("\n== class report (python -m checker report), 500 synthetic students ==")
+    report_speed()
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`python -m checker grade | merge | gradescope | classroom`: bulk grading from the command line."""
+"""`python -m checker grade | merge | report | gradescope | classroom`: bulk grading from the command line."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("folders", nargs="+", metavar="OUT_DIR")
     merge.add_argument("--out", required=True)
 
+    report = commands.add_parser("report", help="the class report: what students got wrong, as one HTML page "
+                                 "and misconceptions.csv")
+    report.add_argument("folders", nargs="+", metavar="GRADING_DIR", help="output folders of `grade` or `merge`")
+    report.add_argument("--out", default="report.html", help="the HTML page (default: report.html); "
+                        "misconceptions.csv is written beside it")
+    report.add_argument("--anonymize", action="store_true", help="student ids become student-001, ... (sorted)")
+
     scope = commands.add_parser("gradescope", help="Gradescope autograder: grade one submission folder")
     scope.add_argument("--submission", default="/autograder/submission")
     scope.add_argument("--results", default="/autograder/results/results.json")
@@ -57,6 +64,26 @@ def _grade_one(path: str, args) -> dict:
     return reports[0]
 
 
+def _report(args) -> int:
+    from . import report, report_render
+
+    try:
+        reports = report.load([pathlib.Path(f) for f in args.folders])
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.anonymize:
+        reports = report.anonymize(reports)
+    result = report.build(reports)
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report_render.page(result), encoding="utf-8")
+    table = out.parent / "misconceptions.csv"
+    table.write_text(report_render.misconceptions_csv(result), encoding="utf-8", newline="")
+    print(f"class report of {result.students} students: {out} and {table}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "grade":
@@ -76,6 +103,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         summary = exports.merge([pathlib.Path(f) for f in args.folders], pathlib.Path(args.out))
         print(f"merged {summary['graded']} students into {pathlib.Path(args.out) / 'grades.csv'}", file=sys.stderr)
         return 0
+    if args.command == "report":
+        return _report(args)
     if args.command == "gradescope":
         results = pathlib.Path(args.results)
         results.parent.mkdir(parents=True, exist_ok=True)

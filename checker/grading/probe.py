@@ -178,12 +178,12 @@ def _probe(request, user_ns):
             tb = tb.tb_next
         return tb.tb_frame.f_code in codes
 
-    def argument(value, pass_as, dtype=None):
+    def argument(value, pass_as, dtype):
         if pass_as == "case":  # a harness's case: plain values, as they are
             return value
         if pass_as == "float" or torch is None:
             return float(value) if not isinstance(value, list) else value
-        return torch.tensor(value, dtype=getattr(torch, dtype or "float64", torch.float64))
+        return torch.tensor(value, dtype=getattr(torch, dtype))
 
     def signature(answer):
         try:
@@ -206,9 +206,12 @@ def _probe(request, user_ns):
             return {"missing": True}
         answer = user_ns[name]
         harness = harnesses.get(ex.get("harness")) if answer is not None and answer is not Ellipsis else None
-        dtypes = ex.get("dtypes") or [None] * len(ex["points"])  # per point, for exercises judged in several
-        args_list = [tuple(argument(v, ex["pass_as"], dtype) for v in point)
-                     for point, dtype in zip(ex["points"], dtypes)]
+        # per input, the dtype the answer receives it in; an exercise judged in several precisions gives, per point,
+        # the one its floats come in there (integer inputs, class labels, stay as they are)
+        blocks = ex.get("point_dtypes") or [None] * len(ex["points"])
+        args_list = [tuple(argument(v, ex["pass_as"], block if block and d.startswith(("float", "bfloat")) else d)
+                           for v, d in zip(point, ex["dtypes"]))
+                     for point, block in zip(ex["points"], blocks)]
         if harness is not None:
             record = {"callable": True, "name": None, "signature": None, "calls": []}
             problem = problem_of(harness, answer)
@@ -286,8 +289,20 @@ def _point(value: Any, pass_as: str) -> Any:
     if pass_as == "float":
         return float(value)
     if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():  # class labels: integers, sent as they are
+            return value.detach().tolist()
         return value.detach().to(dtype=torch.float64).tolist()
     return float(value)
+
+
+def _dtype(ex, value: Any) -> str:
+    """The dtype the answer receives `value` in, as Exercise.arguments gives it: integer tensors (labels) as they
+    are, floats in the exercise's dtype (or, judged in several precisions, in each point's: `point_dtypes`)."""
+    import torch
+
+    if isinstance(value, torch.Tensor) and not value.is_floating_point():
+        return str(value.dtype).replace("torch.", "")
+    return ex.dtype
 
 
 def exercise_request(ex) -> dict:
@@ -303,12 +318,14 @@ def exercise_request(ex) -> dict:
         "forbid_autograd": bool(ex.forbid_autograd), "forbidden": dict(ex.forbidden),
         "time_limit": float(ex.time_limit), "points": [],
         "harness": ex.harness.name if ex.harness is not None else None,
+        "dtypes": [],
     }
     if ex.kind != "value":
         ref = sampled_reference(ex)
         entry["points"] = [[_point(v, ex.pass_as) for v in ref.points[i]] for i in ref.valid]
-        if ref.dtypes is not None:  # the dtype of each point's tensor inputs (exercises judged in several)
-            entry["dtypes"] = [str(ref.dtypes[i]).replace("torch.", "") for i in ref.valid]
+        entry["dtypes"] = [_dtype(ex, v) for v in ref.points[ref.valid[0]]]
+        if ref.dtypes is not None:  # judged in several precisions: the one of each point's floats
+            entry["point_dtypes"] = [str(ref.dtypes[i]).replace("torch.", "") for i in ref.valid]
     return entry
 
 
