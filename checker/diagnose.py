@@ -16,6 +16,8 @@ from typing import Optional
 
 import torch
 
+from .convert import too_coarse
+from .exercise import ExerciseDefinitionError
 from .result import PointDetail
 
 MAX_DETAILS = 3
@@ -42,9 +44,26 @@ def fmt(value) -> str:
     return str(value)
 
 
+def dtype_name(dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def where(ex, point: tuple, dtype=None) -> str:
+    """' at z = 100, y = 0' (and ' in float32' when the exercise checks several precisions)."""
+    if not point:
+        return ""
+    shown = ", ".join(f"{name} = {fmt(v)}" for name, v in zip(ex.inputs, point))
+    if dtype is not None and len(ex.precisions) > 1:
+        shown += f" in {dtype_name(dtype)}"
+    return f" at {shown}"
+
+
 def _close(got: torch.Tensor, expected: torch.Tensor, tol, equal_nan: bool = False) -> torch.Tensor:
     """Per point: every element within tolerance. Shapes (n, *shape) -> (n,)."""
-    ok = torch.isclose(got, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=equal_nan)
+    # an infinite target matches only the same infinity (its allowed width would be infinite too)
+    ok = (torch.isfinite(expected) & ((got - expected).abs() <= tol.allowed(expected))) | (got == expected)
+    if equal_nan:
+        ok |= torch.isnan(got) & torch.isnan(expected)
     return ok.reshape(ok.shape[0], -1).all(dim=1)
 
 
@@ -67,21 +86,14 @@ def _known_mistake(ex, ref, got, stage: Optional[int] = None) -> Optional[str]:
     """The first known mistake that gives the answer's values at every point; with `stage` (a staged exercise),
     the first whose own first wrong stage is that one and gives the answer's value there."""
     from .convert import BadAnswer
-    from .judge import ExerciseDefinitionError, _arguments
 
     for mistake in ex.mistakes:
         cached = ex._mistake_cache.get(mistake.id)
         if cached is not None and cached[0] is ref:  # the same points as last time: the same outputs
             stacked = cached[1]
         else:
-            answer = ex.measured(mistake.answer)  # through the exercise's harness, if it has one
             try:
-                outs = [
-                    ref.conform(row, answer(*_arguments(ex, ref.points[i])) if callable(answer)
-                                else answer, ex.outputs)  # a value exercise's mistake is a value
-                    for row, i in enumerate(ref.valid)
-                ]
-                stacked = [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
+                stacked = _mistake_outputs(ex, ref, mistake)
             except BadAnswer:  # a mistake of the wrong shape: misshaped_mistake() recognises it
                 stacked = None
             except Exception as err:
@@ -112,11 +124,11 @@ def misshaped_mistake(ex, ref, raws: list) -> Optional[Verdict]:
     """For an answer whose output has the wrong shape: the known mistake that returns the same shapes and values
     at every point evaluated so far (`raws`, what the answer returned, the last one misshaped), e.g. dYᵀX, of
     shape (m, d), where dW = XᵀdY (d, m) belongs. None if no mistake does, or the answer is not made of numbers."""
-    from .judge import _arguments
 
     def real(v) -> bool:  # numbers a known mistake could give: no bool, complex or meta values
         if isinstance(v, torch.Tensor):
-            return v.dtype != torch.bool and not v.is_complex() and v.device.type != "meta"
+            return (v.dtype != torch.bool and not v.is_complex() and v.device.type != "meta"
+                    and not too_coarse(v.dtype))  # float8, float4: refused, never compared
         return isinstance(v, (float, int)) and not isinstance(v, bool)
 
     def tensors(value) -> Optional[list]:
@@ -136,7 +148,8 @@ def misshaped_mistake(ex, ref, raws: list) -> Optional[Verdict]:
         return None
     for mistake in ex.mistakes:
         try:
-            theirs = [tensors(mistake.answer(*_arguments(ex, ref.points[i]))) for i in ref.valid[:len(raws)]]
+            theirs = [tensors(mistake.answer(*ex.arguments(ref.points[i], ref.dtype(i))))
+                      for i in ref.valid[:len(raws)]]
         except Exception:  # this mistake fails here: it is not the answer's
             continue
         if all(same(a, t) for a, t in zip(answered, theirs)):
@@ -149,6 +162,19 @@ def misshaped_mistake(ex, ref, raws: list) -> Optional[Verdict]:
             expected = shapes([torch.empty(s) for s in ref.shapes_at(len(raws) - 1)])
             return Verdict(mistake.message, mistake.id, [PointDetail(inputs, expected, shapes(answered[-1]))])
     return None
+
+
+def _mistake_outputs(ex, ref, mistake) -> Optional[list[torch.Tensor]]:
+    """What the mistake gives at every valid point, stacked like the reference (None: it does not apply)."""
+    if mistake.transform is not None:
+        return mistake.transform([e.clone() for e in ref.expected])
+    answer = ex.measured(mistake.answer)  # through the exercise's harness, if it has one
+    outs = [
+        ref.conform(row, answer(*ex.arguments(ref.points[i], ref.dtype(i))) if callable(answer)
+                    else answer, ex.outputs)  # a value exercise's mistake is a value
+        for row, i in enumerate(ref.valid)
+    ]
+    return [torch.stack([o[k] for o in outs]) for k in range(len(ref.shapes))]
 
 
 def _constant(values: torch.Tensor, floor: float = 0.0) -> Optional[float]:
@@ -170,8 +196,8 @@ def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[t
     single = flat_e.numel() == 1  # a value exercise: one number, so no "at every point"
     everywhere = "" if single else " at every point checked"
     if not torch.isfinite(flat_g).all():
-        where = "" if single else " at some points"
-        return "not-finite", (f"{name} is not a finite number{where} (NaN or infinity). "
+        where_ = "" if single else " at some points"
+        return "not-finite", (f"{name} is not a finite number{where_} (NaN or infinity). "
                 "Look for a division by zero, a log of 0 or of a negative number, or an overflow.")
     scale = float(flat_e.abs().max()) or 1.0
     if torch.allclose(flat_g, -flat_e, rtol=ex.tolerance.rtol, atol=ex.tolerance.atol):
@@ -196,6 +222,49 @@ def _pattern(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[t
     return None
 
 
+# Why a result stops being a number, in the precisions answers are judged in
+_OVERFLOW = ("Something overflowed there, or met a log of 0 or a division by 0: exp(t) is inf from t ≈ 88.7 in "
+             "float32 (≈ 709.8 in float64), σ(t) rounds to exactly 1.0 from t ≈ 16.6 in float32 (≈ 36.7 in "
+             "float64) so that 1 − σ(t) is 0, and 0·inf is NaN.")
+
+
+def _not_finite(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optional[tuple[str, list[int]]]:
+    """Where output `name` is NaN or inf although the reference is finite: the message and those rows."""
+    bad = ~torch.isfinite(g.reshape(g.shape[0], -1)).all(dim=1)
+    rows = torch.nonzero(bad).flatten().tolist()
+    if not rows:
+        return None
+    if e[0].numel() == 1 and len(ref.valid) == 1:  # a value exercise: one number
+        return (f"{name} is not a finite number (NaN or infinity). Look for a division by zero, a log of 0 "
+                "or of a negative number, or an overflow."), rows
+    row = rows[0]
+    index = ref.valid[row]
+    value = g[row].reshape(-1)
+    shown = fmt(value[~torch.isfinite(value)][0]) if value.numel() > 1 else fmt(g[row])
+    others = len(rows) - 1
+    more = f" (and at {others} other point{'s' if others != 1 else ''})" if others else ""
+    quantity = ex.quantity if e[row].numel() == 1 else f"{ex.quantity} there"
+    return (f"{name} is not a finite number: it is {shown}{where(ex, ref.points[index], ref.dtype(index))}{more}, "
+            f"where {quantity} is {fmt(e[row])}. {_OVERFLOW}"), rows
+
+
+def _wrong_only_in_lower_precision(ex, ref, got, wrong: torch.Tensor, name: str) -> Optional[str]:
+    """Right in float64, wrong in float32: a formula that is fine on paper but not in the precision models use."""
+    if len(ex.precisions) <= 1 or ref.dtypes is None:
+        return None
+    rows = torch.nonzero(wrong).flatten().tolist()
+    if not rows or any(ref.dtypes[ref.valid[r]] == torch.float64 for r in rows):
+        return None
+    index = ref.valid[rows[0]]
+    low = dtype_name(ref.dtypes[index])
+    first = ex.outputs.index(name) if name in ex.outputs else 0
+    return (f"{name} is right when computed in float64 but not in {low}, the precision models train in: "
+            f"{where(ex, ref.points[index], ref.dtypes[index]).strip()} it is {fmt(got[first][rows[0]])}, "
+            f"where {ex.quantity} is {fmt(ref.expected[first][rows[0]])} ({len(rows)} of the "
+            f"{sum(ref.dtypes[i] != torch.float64 for i in ref.valid)} {low} points are wrong). Rewrite it so "
+            f"that no step loses the digits that matter or overflows in {low}.")
+
+
 def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[tuple[str, str]]:
     """For one-input exercises: right for x > 0 only, or for x < 0 only."""
     if ex.kind != "gradient" or len(ex.inputs) != 1 or ex.pass_as != "float":
@@ -211,18 +280,28 @@ def _side_of_domain(ex, ref, wrong: torch.Tensor) -> Optional[tuple[str, str]]:
     return None
 
 
-def _only_at_lesson_points(ex, ref, wrong: torch.Tensor) -> Optional[tuple[str, str]]:
-    """Right exactly at the lesson's own points: a number was fitted, not a function written."""
+def _only_at_lesson_points(ex, ref, got, wrong: torch.Tensor) -> Optional[tuple[str, str]]:
+    """Right exactly at the lesson's own points, and the same value everywhere else: a number was typed in
+    (or the lesson's point special-cased), not a function written. A formula that happens to be right at
+    the lesson's point is not told this: it is diagnosed as a formula."""
     lesson_rows = [row for row, index in enumerate(ref.valid) if index < len(ex.points)]
     if not lesson_rows or bool(wrong[lesson_rows].any()) or int((~wrong).sum()) != len(lesson_rows):
         return None
-    where = " and ".join(
+    others = [row for row in range(wrong.numel()) if row not in lesson_rows]
+    for g in got:
+        values = g[others].reshape(len(others), -1)
+        if not bool(torch.isfinite(values).all()):
+            return None
+        spread = float((values - values[0]).abs().max())
+        if spread > 1e-9 + 1e-6 * float(values.abs().max()):
+            return None
+    where_ = " and ".join(
         ", ".join(f"{name} = {fmt(v)}" for name, v in zip(ex.inputs, ref.points[ref.valid[row]]))
         for row in lesson_rows
     )
     return "only-lesson-point", (
-            f"Your answer is right at {where}, the lesson's own point, but not at the other points checked. "
-            f"{ex.quantity[0].upper() + ex.quantity[1:]} is a function of the inputs, "
+            f"Your answer is right at {where_}, the lesson's own point, but it gives the same value at every other "
+            f"point checked. {ex.quantity[0].upper() + ex.quantity[1:]} is a function of the inputs, "
             "so your answer must be right for every input, not just this one.")
 
 
@@ -268,6 +347,8 @@ def _details(ex, ref, got, wrong, outputs: list[str]) -> list[PointDetail]:
     for row in torch.nonzero(wrong).flatten().tolist()[:MAX_DETAILS]:
         point = ref.points[ref.valid[row]]
         inputs = {name: fmt(v) for name, v in zip(ex.inputs, point)}
+        if len(ex.precisions) > 1:
+            inputs["dtype"] = dtype_name(ref.dtype(ref.valid[row]))
         details.append(PointDetail(inputs, shown(row, 0), shown(row, 1)))
     return details
 
@@ -317,20 +398,32 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
     prefix = ""
     if len(names) > 1:
         right_names = [n for n in names if n not in wrong_names]
-        prefix = (f"{_and(right_names)} {'is' if len(right_names) == 1 else 'are'} right; " if right_names else "")
-        prefix += f"{_and(wrong_names)} {'is' if len(wrong_names) == 1 else 'are'} not. "
+        if right_names:
+            prefix = (f"{_and(right_names)} {'is' if len(right_names) == 1 else 'are'} right; "
+                      f"{_and(wrong_names)} {'is' if len(wrong_names) == 1 else 'are'} not. ")
+        else:  # a sentence that ends: none of them is right
+            prefix = f"None of your {len(names)} values is right ({_and(wrong_names)}). "
     first = names.index(wrong_names[0])
     shown = "Your answer" if len(names) == 1 else wrong_names[0]
     hint = " (`hint()` gives a hint.)" if ex.hints else ""
+    not_finite = _not_finite(ex, ref, got[first], ref.expected[first], shown)
+    if not_finite:  # show the points where it is not a number, not other wrong ones
+        message, rows = not_finite
+        only = torch.zeros_like(wrong)
+        only[rows] = True
+        return Verdict(prefix + message, None, _details(ex, ref, got, only, wrong_names), "not-finite")
+    lower = _wrong_only_in_lower_precision(ex, ref, got, wrong, shown if len(names) == 1 else wrong_names[0])
+    if lower:
+        return Verdict(prefix + lower, None, details, "lower-precision")
     found = (_pattern(ex, ref, got[first], ref.expected[first], shown)
-             or _only_at_lesson_points(ex, ref, wrong) or _side_of_domain(ex, ref, wrong))
+             or _only_at_lesson_points(ex, ref, got, wrong) or _side_of_domain(ex, ref, wrong))
     if found:
         return Verdict(prefix + found[1], None, details, found[0])
     if ex.kind == "value":
         return Verdict(prefix + f"Not yet: that is not what {ex.compared_with} gives. Think it through again, "
                        "or run the code and find out why." + hint, None, details, "other")
     n_wrong, n = int(wrong.sum()), int(wrong.numel())
-    subject = "It differs" if prefix else "Not yet: your answer differs"
+    subject = ("They differ" if len(wrong_names) > 1 else "It differs") if prefix else "Not yet: your answer differs"
     return Verdict(
         prefix + f"{subject} from {ex.quantity} at {n_wrong} of the {n} points checked." + hint,
         None,

@@ -19,6 +19,10 @@ from typing import Any, Callable, Optional
 from .result import Hint, Result, Solution
 
 
+class ExerciseDefinitionError(Exception):
+    """An exercise's own definition is broken. Please report it to the course authors."""
+
+
 @dataclass(frozen=True)
 class Mistake:
     """A known wrong answer and the message that names its misconception.
@@ -27,15 +31,26 @@ class Mistake:
     the same points as the student's, so a student whose answer matches it at every
     point is told exactly which misconception that was. In a "value" exercise, `answer`
     is the wrong value itself (a number or a tensor), as a student would give it.
+
+    `transform` (instead of, or besides, `answer`) describes the mistake from the reference
+    itself: given the reference outputs stacked over the points (one tensor per output, in
+    the order the answer is called), it returns what the mistaken answer gives there. It
+    suits slips that any exercise can show, such as a Jacobian returned transposed.
     """
 
     id: str
-    answer: Callable[..., Any]
+    answer: Optional[Callable[..., Any]]
     message: str
     # The outputs by which this mistake is known (None: all of them). For a mistake that is a family of
     # wrong answers agreeing on some outputs only, e.g. a finite difference with "a step too small",
     # whatever the step: their method flags agree, their gradients do not.
     known_by: Optional[tuple[str, ...]] = None
+    transform: Optional[Callable[[list], list]] = None
+    # Why this mistake may give the reference's value at the lesson's own points, if it may: a numerically
+    # fragile form of the right formula (it differs only where something overflows), or a slip that
+    # vanishes at the lesson's example. Empty: it must differ there (tests/test_lesson_points.py), so that
+    # a student who makes it is never told they are right at the lesson's point.
+    agrees_at_lesson_points: str = ""
     # The lesson section that teaches the point (a heading of the notebook), for the class report; "": the
     # exercise's own title stands for it.
     section: str = ""
@@ -47,10 +62,32 @@ class Tolerance:
 
     The defaults accept answers computed in float32 (about 7 significant digits)
     while every known mistake stays far outside them.
+
+    `rounding_of`: for an answer in float16 or bfloat16, also allow the spacing of that dtype at the
+    expected value (one ulp): the answer is judged at its own rounding of the expected value, a width
+    relative to each value, never a fixed absolute one.
     """
 
     rtol: float = 1e-4
     atol: float = 1e-5
+    rounding_of: Any = None
+
+    def allowed(self, target):
+        """The largest |got - target| accepted at each element of `target` (a float64 tensor)."""
+        width = self.atol + self.rtol * target.abs()
+        if self.rounding_of is not None:
+            width = width + ulp(target, self.rounding_of)
+        return width
+
+
+def ulp(values, dtype):
+    """The spacing of `dtype`'s numbers at each of `values` (subnormal spacing near 0)."""
+    import torch
+
+    info = torch.finfo(dtype)
+    _, exponent = torch.frexp(values.abs().to(torch.float64))
+    spacing = torch.ldexp(torch.ones_like(values, dtype=torch.float64), exponent - 1) * info.eps
+    return torch.clamp(spacing, min=info.tiny * info.eps)
 
 
 @dataclass(eq=False)
@@ -79,6 +116,9 @@ class Exercise:
     inputs: tuple[str, ...] = ("x",)
     domain: dict[str, tuple[float, float]] = field(default_factory=dict)
     points: tuple[tuple, ...] = ()
+    # Points always checked besides the lesson's own and the sampled ones, not shown as the lesson's:
+    # where a known failure lives (e.g. the logits at which a naive loss overflows).
+    edge_points: tuple[tuple, ...] = ()
     sampler: Optional[Callable[[Any], tuple]] = None
     n_samples: int = 32
     # The sampled points sorted by this key, smallest first, so that the failing points a verdict shows
@@ -91,6 +131,10 @@ class Exercise:
     tolerance: Tolerance = Tolerance()
     kind: str = "gradient"
     pass_as: str = "float"  # how the answer receives inputs: "float", "tensor" or "case" (as they are)
+    # For pass_as="tensor": the dtypes the answer's inputs come in, each at every point (the inputs
+    # rounded to it). An exercise about numerical stability adds torch.float32, the precision models
+    # train in: the answer is then also judged there, against the float64 reference.
+    precisions: tuple = ()
     # With pass_as="tensor": the dtype of the float tensors the answer receives. "float32" where stability in
     # float32 is the point (an overflow at logits near 89); the reference is still float64. Integer tensors
     # (class labels) are passed as they are.
@@ -101,6 +145,9 @@ class Exercise:
     # computed some other way, e.g. by hand, are not accepted. Keeps such an exercise from being answered
     # by a manual-gradient exercise's answer (those forbid autograd), so no function answers both.
     require_autograd: bool = False
+    # Library functions the answer may not call, {torch function name: why}: e.g. the loss the exercise
+    # asks students to write themselves. Refused under any route (F., torch., nn. modules, torch.ops).
+    forbidden: dict[str, str] = field(default_factory=dict)
     # What to say when the answer returns None (graded incorrect, mistake "returned-none"), for exercises
     # where None is itself a known bug, e.g. returning the `.grad` of a tensor autograd never fills.
     # None keeps the default: "not attempted, did you forget `return`?".
@@ -116,6 +163,9 @@ class Exercise:
     # for exercises whose `reference` is not autograd's derivative (e.g. a loss value).
     compared_with: str = "torch.autograd"
     quantity: str = "the derivative"
+    # check_gradient's Jacobians: a better word than "shape (3, 2) should be (2, 3)" for a wrong shape,
+    # called as shape_advice(output name, the answer's shape, the expected shape) -> message or None.
+    shape_advice: Optional[Callable[[str, tuple, tuple], Optional[str]]] = None
     # The name the answer has in the lesson's notebook (`def dz_dx(x)`, `two_backward = ...`), where bulk
     # grading (checker.grading) looks it up. None: the name `signature` starts with, else the id after the dot.
     answer_name: Optional[str] = None
@@ -148,6 +198,8 @@ class Exercise:
             self.require_autograd = False
         if self.require_autograd:
             self.forbid_autograd = False
+        if self.pass_as != "tensor" and len(self.precisions) > 1:
+            raise ExerciseDefinitionError(f"{self.id}: precisions need pass_as='tensor'")
 
     def measured(self, answer: Any) -> Any:
         """The answer as the judge calls it at a point: the answer itself, or, with a harness, the
@@ -161,6 +213,24 @@ class Exercise:
     @property
     def lesson(self) -> str:
         return self.id.split(".", 1)[0]
+
+    def arguments(self, point: tuple, dtype=None) -> tuple:
+        """What the answer is called with at `point`: Python floats, CPU tensors (float ones in `dtype`, by default
+        the exercise's own), or a harness's case as it is."""
+        if self.pass_as == "float":
+            return tuple(float(v) for v in point)
+        if self.pass_as == "case":  # a harness's case: plain values, given as they are
+            return tuple(point)
+        import torch
+
+        dtype = dtype if dtype is not None else getattr(torch, self.dtype)
+
+        def tensor(value):  # a fresh copy: float values in the dtype, integer tensors (class labels) as they are
+            if isinstance(value, torch.Tensor) and not (value.is_floating_point() or value.is_complex()):
+                return value.detach().to("cpu").clone()
+            return as_float64(value).to(dtype).clone()
+
+        return tuple(tensor(v) for v in point)
 
     # -- what students call ------------------------------------------------------
     def check(self, answer: Any, *, plot: bool = True) -> Result:
@@ -176,7 +246,7 @@ class Exercise:
 
     def solution(self) -> Solution:
         if self.kind == "value" and not callable(self.solution_fn):  # the answer is the value itself
-            source = f"{self.id.split('.', 1)[1]} = {self.solution_fn!r}\n"
+            source = f"{self.answer_name} = {value_source(self.solution_fn)}\n"
             if self.reference is not None:
                 source += "\n# where it comes from (the checker runs this):\n" + solution_source(self.reference)
             return Solution(self.title, source)
@@ -184,6 +254,26 @@ class Exercise:
 
     def __repr__(self) -> str:
         return f"<exercise {self.id}: {self.title}; answer: {self.signature}>"
+
+
+def value_source(value: Any) -> str:
+    """A value as Python code that makes it again (a solution must be valid code): `torch.tensor([2.0, 4.0])`,
+    not the repr `tensor([2., 4.])`, which raises NameError when copied."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        dtype = "" if value.dtype == torch.get_default_dtype() else f", dtype={value.dtype}"
+        return f"torch.tensor({value.detach().cpu().tolist()!r}{dtype})"
+    return repr(value)
+
+
+def as_float64(value) -> Any:
+    """A number or tensor as a float64 CPU tensor, detached from any graph."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(device="cpu", dtype=torch.float64)
+    return torch.tensor(value, dtype=torch.float64, device="cpu")
 
 
 def solution_source(fn: Callable[..., Any]) -> str:

@@ -6,13 +6,18 @@
   device (`torch.set_default_device("cuda")` is common on GPU runtimes).
 - `one_thread()`: judging's tiny tensors on one thread (faster), the student's thread count restored.
 - `time_limit(seconds)`: an answer that loops or sleeps is stopped.
-- `autograd_forbidden()`: in manual-gradient exercises, calling `.backward()` or
-  `torch.autograd.grad` raises `AutogradUsed` instead of quietly doing the work.
+- `autograd_forbidden()`: in manual-gradient exercises, every route to autograd (`.backward()`,
+  `torch.autograd.grad` under any alias, torch.func, torch.autograd.functional, forward-mode AD,
+  the graph's nodes) raises `AutogradUsed` instead of quietly doing the work; an exercise's
+  forbidden functions raise `ForbiddenCall` (see checker.ban for how, and what stays possible).
+- `student_code(...)`: all of the above around a call into student code, with what it prints
+  captured in a `Printed` (the first lines kept, the rest counted).
 - `describe_exception(err)`: the student's own line and the error, never our internals.
 """
 from __future__ import annotations
 
 import contextlib
+import io
 import linecache
 import os
 import random
@@ -24,22 +29,15 @@ from typing import Optional
 
 import torch
 
+from . import ban
+from .ban import AutogradUsed, CheckerInterrupt, ForbiddenCall
 
-class CheckerInterrupt(BaseException):
-    """Base of the signals we raise inside student code.
-
-    A BaseException, so a student's `except Exception:` cannot swallow it.
-    """
+__all__ = ["AutogradUsed", "CheckerInterrupt", "ForbiddenCall", "Printed", "TimeLimitExceeded", "autograd_forbidden",
+           "default_device", "describe_exception", "on_cpu", "preserved_state", "student_code", "time_limit"]
 
 
 class TimeLimitExceeded(CheckerInterrupt):
     pass
-
-
-class AutogradUsed(CheckerInterrupt):
-    def __init__(self, what: str):
-        super().__init__(what)
-        self.what = what
 
 
 def default_device() -> torch.device:
@@ -153,7 +151,8 @@ def time_limit(seconds: float):
         thread.join()
 
 
-# Where a hand-written gradient must not ask autograd: (module name, attribute, what to call it).
+# The usual entry points, by name: what bulk grading's probe patched before it ran checker.ban in the
+# student's kernel (kept for a probe that still asks for it; the ban itself no longer uses it).
 _AUTOGRAD_ENTRY_POINTS = (
     ("torch", "Tensor.backward", ".backward()"),
     ("torch.autograd", "backward", "torch.autograd.backward"),
@@ -165,34 +164,49 @@ _AUTOGRAD_ENTRY_POINTS = (
 )
 
 
-def _forbidden(what):
-    def refuse(*args, **kwargs):
-        raise AutogradUsed(what)
-
-    return refuse
+def autograd_forbidden(active: bool = True, forbidden=None):
+    """Inside, autograd (if `active`) and the functions named in `forbidden` ({name: why}) are refused."""
+    return ban.banned(active, forbidden)
 
 
-@contextlib.contextmanager
-def autograd_forbidden(active: bool = True):
-    """Temporarily replace autograd's entry points with ones that raise AutogradUsed."""
-    if not active:
-        yield
-        return
-    saved = []
-    for module_name, attribute, what in _AUTOGRAD_ENTRY_POINTS:
-        owner = sys.modules.get(module_name)
-        *path, name = attribute.split(".")
-        for part in path:
-            owner = getattr(owner, part, None)
-        if owner is None or not hasattr(owner, name):
-            continue
-        saved.append((owner, name, getattr(owner, name)))
-        setattr(owner, name, _forbidden(what))
-    try:
-        yield
-    finally:
-        for owner, name, original in reversed(saved):
-            setattr(owner, name, original)
+class Printed(io.TextIOBase):
+    """Where an answer's prints go while it is checked: the first lines are kept, the rest only counted.
+
+    An answer runs once per point (30 and more times), so one debug print would otherwise fill the
+    notebook with a hundred lines and bury the verdict."""
+
+    def __init__(self, max_lines: int = 10, max_chars: int = 2000):
+        super().__init__()
+        self.max_lines, self.max_chars = max_lines, max_chars
+        self.kept: list[str] = []
+        self.lines = 0
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        pieces = (self._partial + text).split("\n")
+        self._partial = pieces.pop()
+        for line in pieces:
+            self._keep(line)
+        return len(text)
+
+    def _keep(self, line: str) -> None:
+        self.lines += 1
+        if len(self.kept) < self.max_lines and sum(map(len, self.kept)) < self.max_chars:
+            self.kept.append(line[:500])
+
+    def text(self) -> str:
+        """The kept lines, and how many more there were ("" if nothing was printed)."""
+        if self._partial:
+            self._keep(self._partial)
+            self._partial = ""
+        if not self.lines:
+            return ""
+        more = self.lines - len(self.kept)
+        return "\n".join(self.kept) + (f"\n... ({more} more line{'s' if more != 1 else ''})" if more else "")
 
 
 class AutogradCount:
@@ -245,9 +259,12 @@ def autograd_counted():
 
 
 @contextlib.contextmanager
-def student_code(time_limit_s: float, forbid_autograd: bool):
-    """Everything needed around a call into the student's code."""
-    with preserved_state(), time_limit(time_limit_s), autograd_forbidden(forbid_autograd):
+def student_code(time_limit_s: float, forbid_autograd: bool, forbidden=None, printed: "Printed | None" = None):
+    """Everything needed around a call into the student's code; what it prints goes to `printed`."""
+    sink = printed if printed is not None else Printed()
+    # the ban before the time limit: entering it may import what torch loads lazily, which must not be cut short
+    with preserved_state(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
+            autograd_forbidden(forbid_autograd, forbidden), time_limit(time_limit_s):
         yield
 
 

@@ -16,7 +16,7 @@ from typing import Any, Optional, Union
 import torch
 
 from . import convert, diagnose, guard
-from .exercise import Exercise, Tolerance
+from .exercise import Exercise, ExerciseDefinitionError, Tolerance, as_float64
 from .result import Curve, Result
 
 NOT_ATTEMPTED = (
@@ -25,10 +25,6 @@ NOT_ATTEMPTED = (
 
 
 NOT_ATTEMPTED_VALUE = "Not attempted yet: replace `...` with your answer, then run this cell again."
-
-
-class ExerciseDefinitionError(Exception):
-    """An exercise's own definition is broken. Please report it to the course authors."""
 
 
 @dataclass
@@ -41,13 +37,19 @@ class Reference:
     # Per valid point, per output, where the shapes differ from point to point (None where they do not):
     # every output is then zero-padded to `shapes`, the answer's like the reference's, so padding always agrees.
     point_shapes: Optional[list[list[tuple]]] = None
+    # per point, the dtype the answer's tensor inputs come in (None: the exercise's own dtype)
+    dtypes: Optional[list] = None
+
+    def dtype(self, index: int):
+        return None if self.dtypes is None else self.dtypes[index]
 
     def shapes_at(self, row: int) -> list[tuple]:
         return self.shapes if self.point_shapes is None else self.point_shapes[row]
 
-    def conform(self, row: int, raw: Any, names) -> tuple[torch.Tensor, ...]:
-        """An answer's outputs at valid point `row` as float64 tensors of the reference's shapes (padded)."""
-        outputs = convert.to_outputs(raw, self.shapes_at(row), names)
+    def conform(self, row: int, raw: Any, names, strict: bool = False) -> tuple[torch.Tensor, ...]:
+        """An answer's outputs at valid point `row` as float64 tensors of the reference's shapes (padded).
+        `strict`: a 0-dim output must be 0-dim (convert.to_tensor)."""
+        outputs = convert.to_outputs(raw, self.shapes_at(row), names, strict)
         return outputs if self.point_shapes is None else tuple(_pad(t, s) for t, s in zip(outputs, self.shapes))
 
 
@@ -61,7 +63,7 @@ def _pad(t: torch.Tensor, shape: tuple) -> torch.Tensor:
 
 # -- points ---------------------------------------------------------------------
 def sample_points(ex: Exercise) -> list[tuple]:
-    """The lesson's own points, then n_samples drawn from a private, seeded generator."""
+    """The lesson's own points, its edge points, then n_samples drawn from a private, seeded generator."""
     generator = torch.Generator().manual_seed(zlib.crc32(ex.id.encode()))
     if ex.kind == "value":
         return [()]
@@ -74,14 +76,34 @@ def sample_points(ex: Exercise) -> list[tuple]:
         highs = torch.tensor([ex.domain[name][1] for name in ex.inputs], dtype=torch.float64)
         u = torch.rand(ex.n_samples, len(ex.inputs), generator=generator, dtype=torch.float64)
         sampled = [tuple(row) for row in (lows + u * (highs - lows)).tolist()]
-    return [tuple(p) for p in ex.points] + sampled
+    return [tuple(p) for p in ex.points] + [tuple(p) for p in ex.edge_points] + sampled
+
+
+def checked_points(ex: Exercise) -> tuple[list[tuple], Optional[list]]:
+    """Every point the answer is judged at and, per point, its inputs' dtype: the sampled points once
+    per precision of the exercise (rounded to it), float64 first."""
+    points = sample_points(ex)
+    if len(ex.precisions) <= 1:
+        return points, None
+    every, dtypes = [], []
+    for dtype in ex.precisions:
+        for point in points:
+            every.append(tuple(_rounded(v, dtype) for v in point))
+            dtypes.append(dtype)
+    return every, dtypes
+
+
+def _rounded(value, dtype):
+    """`value` rounded to `dtype`, kept in float64 (so the reference is computed at the same inputs)."""
+    if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():  # integer tensors (class labels) are passed as they are
+            return value
+        return value.detach().to(device="cpu", dtype=dtype).to(torch.float64)
+    return float(torch.tensor(float(value), dtype=torch.float64).to(dtype))
 
 
 # -- reference ------------------------------------------------------------------
-def _as_tensor(value) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value.detach().to(device="cpu", dtype=torch.float64)
-    return torch.tensor(value, dtype=torch.float64)
+_as_tensor = as_float64
 
 
 def _autograd(ex: Exercise, point: tuple) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
@@ -108,7 +130,7 @@ def _autograd_batched(ex: Exercise, points: list[tuple]):
     return grads, out.detach()
 
 
-def compute_reference(ex: Exercise, points: list[tuple]) -> Reference:
+def compute_reference(ex: Exercise, points: list[tuple], dtypes: Optional[list] = None) -> Reference:
     try:
         with torch.enable_grad():
             # every output stacked over the points: (n_points, *shape)
@@ -147,14 +169,14 @@ def compute_reference(ex: Exercise, points: list[tuple]) -> Reference:
         values = values[finite]
     if point_shapes is not None:
         point_shapes = [point_shapes[i] for i in valid]
-    return Reference(points, expected, values, valid, shapes, point_shapes)
+    return Reference(points, expected, values, valid, shapes, point_shapes, dtypes)
 
 
 def sampled_reference(ex: Exercise) -> Reference:
     """The reference at the exercise's lesson and sampled points: computed by autograd on the
     first check, then reused (the points are the same every time, and nothing writes to it)."""
     if ex._reference_cache is None:
-        ex._reference_cache = compute_reference(ex, sample_points(ex))
+        ex._reference_cache = compute_reference(ex, *checked_points(ex))
     return ex._reference_cache
 
 
@@ -167,42 +189,35 @@ def _reference_outputs(ex: Exercise, value) -> tuple[torch.Tensor, ...]:
 
 # -- the answer ------------------------------------------------------------------
 def _arguments(ex: Exercise, point: tuple) -> tuple:
-    if ex.pass_as == "float":
-        return tuple(float(v) for v in point)
-    if ex.pass_as == "case":  # a harness's case: plain values, given as they are
-        return tuple(point)
-    return tuple(_tensor_argument(ex, v) for v in point)
-
-
-def _tensor_argument(ex: Exercise, value) -> torch.Tensor:
-    """A fresh copy for the answer: float values in the exercise's dtype, integer tensors (labels) as they are."""
-    if isinstance(value, torch.Tensor) and not (value.is_floating_point() or value.is_complex()):
-        return value.detach().to("cpu").clone()
-    return _as_tensor(value).to(getattr(torch, ex.dtype)).clone()
+    return ex.arguments(point)
 
 
 def _signature_problem(ex: Exercise, answer: Any, args: tuple) -> Optional[str]:
     try:
         inspect.signature(answer).bind(*args)
     except TypeError:
-        shown = getattr(answer, "__name__", "your function")
+        try:
+            shown = str(getattr(answer, "__name__", "your function"))
+        except Exception:  # an object whose attributes raise
+            shown = "your function"
         try:
             theirs = f"{shown}{inspect.signature(answer)}"
-        except (TypeError, ValueError):
+        except Exception:
             theirs = shown
         names = ", ".join(ex.inputs)
         return (
             f"The answer must be a function `{ex.signature}`, taking {len(ex.inputs)} "
             f"input{'s' if len(ex.inputs) != 1 else ''} ({names}); yours is `{theirs}`."
         )
-    except ValueError:  # builtins without a signature: just try them
+    except Exception:  # builtins without a signature, objects whose attributes raise: just try them
         return None
     return None
 
 
-def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tuple], float], Result]:
-    """The answer's outputs at every valid point and the machine epsilon of their least
-    precise dtype, or a Result explaining why there are none."""
+def evaluate(ex: Exercise, answer: Any, ref: Reference,
+             printed: Optional[guard.Printed] = None) -> Union[tuple[list[tuple], Optional[torch.dtype]], Result]:
+    """The answer's outputs at every valid point and the half-precision dtype it used (float16 or
+    bfloat16, None for float32/float64/Python numbers), or a Result explaining why there are none."""
 
     def stop(status, message, mistake=None, diagnosis=None):
         return Result(ex.id, status, message, title=ex.title, max_score=ex.max_score, mistake=mistake,
@@ -210,6 +225,7 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
 
     if answer is None or answer is Ellipsis:
         return stop("not_attempted", NOT_ATTEMPTED_VALUE if ex.kind == "value" else NOT_ATTEMPTED)
+    original = answer  # what the student wrote: its own body tells the stub from an error deeper down
     if ex.harness is not None:  # a method, a Function, a class: its harness measures it at each case
         answer = ex.measured(answer)
         if answer.problem:
@@ -225,35 +241,86 @@ def evaluate(ex: Exercise, answer: Any, ref: Reference) -> Union[tuple[list[tupl
                 f"`check` expects your function itself, `{ex.signature.split('(')[0]}` without "
                 f"parentheses, but it got {convert.describe(answer)}.",
             )
-        args_list = [_arguments(ex, ref.points[i]) for i in ref.valid]
+        args_list = [ex.arguments(ref.points[i], ref.dtype(i)) for i in ref.valid]
         problem = _signature_problem(ex, answer, args_list[0])
         if problem:
             return stop("error", problem)
         calls = [lambda args=args: answer(*args) for args in args_list]
 
-    got, eps, raws = [], 0.0, []
+    got, low, raws = [], None, []
+    # tensors in, gradients out: a gradient has exactly its input's shape (0-dim included)
+    strict = ex.pass_as == "tensor" and ex.kind == "gradient" and ex.reference is None
     try:
-        with guard.student_code(ex.time_limit, ex.forbid_autograd):
+        with guard.student_code(ex.time_limit, ex.forbid_autograd, ex.forbidden, printed):
             for call in calls:
                 raw = call()
                 raws.append(raw)
-                got.append(ref.conform(len(got), raw, ex.outputs))
-                eps = max(eps, convert.precision(raw))
+                got.append(ref.conform(len(got), raw, ex.outputs, strict))
+                low = _lower(low, convert.half_precision(raw))
     except KeyboardInterrupt:
         raise
     except BaseException as err:
-        if isinstance(err, convert.BadAnswer) and ex.kind == "gradient":  # a wrong shape can be a known mistake
+        if isinstance(err, convert.BadShape) and ex.kind == "gradient":  # a wrong shape can be a known mistake
             verdict = diagnose.misshaped_mistake(ex, ref, raws)
             if verdict is not None:
                 return Result(ex.id, "incorrect", verdict.message, title=ex.title, max_score=ex.max_score,
                               mistake=verdict.mistake, details=verdict.details)
         # the point where it stopped: the first without an output (named only now, as formatting costs time)
-        where = _where(ex, ref.points[ref.valid[len(got)]]) if len(got) < len(ref.valid) else ""
-        return _stopped(ex, err, where, stop)
-    return got, eps
+        index = ref.valid[len(got)] if len(got) < len(ref.valid) else None
+        where = _where(ex, ref.points[index], ref.dtype(index)) if index is not None else ""
+        return _stopped(ex, err, where, stop, original)
+    return got, low
 
 
-def _stopped(ex: Exercise, err: BaseException, where: str, stop) -> Result:
+def _lower(a, b):
+    """The less precise of two half-precision dtypes (None: neither)."""
+    return torch.bfloat16 if torch.bfloat16 in (a, b) else (a or b)
+
+
+def _is_stub(err: BaseException, answer: Any) -> bool:
+    """True if `err` (a NotImplementedError) is the exercise's stub: raised by the answer's own body (the
+    function, or the methods of the class or Function it is), not from deeper down (a helper of the
+    student's, or torch refusing a dtype), which is an error to show."""
+    marked = getattr(err, "checker_stub", None)  # bulk grading's replay knows it from the student's kernel
+    if marked is not None:
+        return bool(marked)
+    try:
+        codes = _own_codes(answer)
+    except Exception:  # an object whose attributes raise: not the stub the lesson ships
+        return False
+    tb = err.__traceback__
+    if not codes or tb is None:
+        return not codes
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code in codes
+
+
+def _own_codes(answer: Any) -> set:
+    """The code objects of the answer's own body: a function's (partials unwrapped), or the methods a class,
+    a torch.autograd.Function or a callable object defines itself (not torch's or Python's). The same rule
+    runs in bulk grading's probe."""
+    import functools
+
+    while isinstance(answer, functools.partial):
+        answer = answer.func
+    code = getattr(answer, "__code__", None)
+    if code is not None:
+        return {code}
+    owner = answer if isinstance(answer, type) else type(answer)
+    codes = set()
+    for klass in owner.__mro__:
+        module = str(getattr(klass, "__module__", ""))
+        if module == "builtins" or module.startswith("torch"):
+            continue
+        for value in vars(klass).values():
+            value = getattr(value, "__func__", value)  # staticmethod, classmethod
+            if getattr(value, "__code__", None) is not None:
+                codes.add(value.__code__)
+    return codes
+
+
+def _stopped(ex: Exercise, err: BaseException, where: str, stop, answer: Any = None) -> Result:
     """The Result for an answer whose evaluation stopped with `err` at the point `where`."""
     if isinstance(err, convert.NotAttempted) and ex.kind == "gradient":
         if ex.none_message:
@@ -262,16 +329,30 @@ def _stopped(ex: Exercise, err: BaseException, where: str, stop) -> Result:
             " Or is it returning a `.grad` that autograd never filled (a non-leaf tensor, or no backward call)?")
         return stop("not_attempted", f"Not attempted yet: your function returned None{where}. "
                     f"Did you forget `return`?{also}")
-    if isinstance(err, (NotImplementedError, convert.NotAttempted)):
+    if isinstance(err, convert.NotAttempted) or (isinstance(err, NotImplementedError) and _is_stub(err, answer)):
         return stop("not_attempted", NOT_ATTEMPTED)
+    if isinstance(err, convert.BadShape) and ex.kind == "value":  # a prediction of the wrong shape is wrong
+        return stop("incorrect", f"{err} Think about the shape autograd gives it.", mistake="wrong-shape")
+    if isinstance(err, convert.BadShape) and ex.shape_advice is not None:
+        advice = ex.shape_advice(err.name, err.got, err.want)
+        if advice:
+            return stop("error", f"{advice}{' (' + where.strip() + ')' if where else ''}", mistake="wrong-shape")
     if isinstance(err, convert.BadAnswer):
         return stop("error", f"{err}{' (' + where.strip() + ')' if where else ''}", diagnosis="wrong-shape")
     if isinstance(err, guard.AutogradUsed):
         return stop(
             "incorrect",
-            f"Your answer calls {err.what}. This exercise asks for the gradient by hand: "
+            f"Your answer uses {err.what}. This exercise asks for the gradient by hand: "
             "write the formula yourself; autograd is what the checker compares it with.",
             mistake="used-autograd",
+        )
+    if isinstance(err, guard.ForbiddenCall):
+        why = f" ({err.why})" if err.why else ""
+        return stop(
+            "incorrect",
+            f"Your answer calls {err.what}, which computes {ex.quantity} for you: this exercise asks you to "
+            f"write the formula yourself{why}. The checker compares your formula with it.",
+            mistake="forbidden-function",
         )
     if isinstance(err, guard.TimeLimitExceeded):
         return stop("error", f"Your answer took longer than {ex.time_limit:g} s{where} and was stopped. "
@@ -280,9 +361,40 @@ def _stopped(ex: Exercise, err: BaseException, where: str, stop) -> Result:
     return stop("error", f"Your code raised an error{where}: {guard.describe_exception(err)}{_advice(ex, err)}")
 
 
-def _tolerance(ex: Exercise, eps: float) -> Tolerance:
-    """The exercise's tolerance, widened for answers in float16/bfloat16 (their rounding)."""
-    return Tolerance(rtol=max(ex.tolerance.rtol, 2 * eps), atol=max(ex.tolerance.atol, 2 * eps))
+def _tolerance(ex: Exercise, low: Optional[torch.dtype]) -> Tolerance:
+    """The exercise's tolerance; for a float16/bfloat16 answer, plus that dtype's rounding of each expected
+    value (one ulp there, relative to the value: never a fixed width that a wrong answer could hide in)."""
+    if low is None:
+        return ex.tolerance
+    return dataclasses.replace(ex.tolerance, rounding_of=low)
+
+
+def _cannot_tell(ex: Exercise, ref: Reference, got: list[torch.Tensor], tol: Tolerance,
+                 low: torch.dtype) -> Optional[str]:
+    """For a half-precision answer that is not right at its own rounding: a message if every difference is
+    one that rounding in `low` alone could make (then no verdict can be stood behind), else None."""
+    eps, biggest = torch.finfo(low).eps, torch.finfo(low).max
+    first = None
+    for k, (g, e) in enumerate(zip(got, ref.expected)):
+        scale = float(e.abs().max()) if e.numel() else 0.0
+        loose = tol.allowed(e) + 8 * eps * (e.abs() + scale)
+        off = ((g - e).abs() > loose) & ~(g == e) & ~(e.abs() > biggest)  # past its range: cannot hold it
+        if bool(off.any()) or not bool(torch.isfinite(g).all()):  # NaN is no rounding
+            return None
+        miss = ((g - e).abs() > tol.allowed(e)) & ~(g == e)
+        if first is None and bool(miss.any()):
+            first = (k, int(torch.nonzero(miss.reshape(miss.shape[0], -1).any(dim=1))[0]))
+    if first is None:
+        return None
+    k, row = first
+    index = ref.valid[row]
+    name = str(low).replace("torch.", "")
+    digits = 3 if low == torch.bfloat16 else 4
+    return (f"Your answer comes back in {name}, which keeps about {digits} significant digits: "
+            f"{_where(ex, ref.points[index], ref.dtype(index)).strip() or 'here'} yours is "
+            f"{diagnose.fmt(got[k][row])} where {ex.quantity} is {diagnose.fmt(ref.expected[k][row])}, a difference "
+            f"that {name} rounding alone could make. At this precision the checker cannot tell a rounding "
+            "error from a mistake: return float32 or float64 (or a Python float).")
 
 
 def _advice(ex: Exercise, err: BaseException) -> str:
@@ -296,11 +408,8 @@ def _advice(ex: Exercise, err: BaseException) -> str:
     return ""
 
 
-def _where(ex: Exercise, point: tuple) -> str:
-    if not point:
-        return ""
-    shown = ", ".join(f"{name} = {diagnose.fmt(v)}" for name, v in zip(ex.inputs, point))
-    return f" at {shown}"
+def _where(ex: Exercise, point: tuple, dtype=None) -> str:
+    return diagnose.where(ex, point, dtype)
 
 
 # -- putting it together ------------------------------------------------------------
@@ -317,15 +426,22 @@ def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
         exercise = find(exercise)
     ex = exercise
     ref = sampled_reference(ex)
+    printed = guard.Printed()
+    result = _judged(ex, answer, ref, plot, printed)
+    result.exercise_kind, result.printed = ex.kind, printed.text()
+    return result
+
+
+def _judged(ex: Exercise, answer: Any, ref: Reference, plot: bool, printed: guard.Printed) -> Result:
     used_autograd: list[bool] = []  # per call, for exercises that require autograd
     if ex.require_autograd and callable(answer) and not isinstance(answer, torch.Tensor):
         answer = _watching_autograd(answer, used_autograd)
-    outcome = evaluate(ex, answer, ref)
+    outcome = evaluate(ex, answer, ref, printed)
     if isinstance(outcome, Result):
         outcome.n_points = len(ref.valid)
         return outcome
-    outputs, eps = outcome
-    tolerance = _tolerance(ex, eps)
+    outputs, low = outcome
+    tolerance = _tolerance(ex, low)
     if tolerance != ex.tolerance:
         ex = dataclasses.replace(ex, tolerance=tolerance)
     got = [torch.stack([point[k] for point in outputs]) for k in range(len(ref.shapes))]
@@ -334,6 +450,11 @@ def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
     if not wrong.any() and ex.require_autograd and not (used_autograd and all(used_autograd)):
         return Result(ex.id, "incorrect", NOT_BY_AUTOGRAD, title=ex.title, max_score=ex.max_score,
                       mistake="not-by-autograd", n_points=n)
+    if low is not None and wrong.any():
+        unsure = _cannot_tell(ex, ref, got, ex.tolerance, low)
+        if unsure:
+            return Result(ex.id, "error", unsure, title=ex.title, max_score=ex.max_score, mistake="low-precision",
+                          n_points=n)
     if not wrong.any():
         message = f"Correct: your answer matches {ex.compared_with} at all {n} points checked."
         message += _at_lesson_points(ex, ref, got)
@@ -415,7 +536,7 @@ def curve(ex: Exercise, answer: Any, n: int = 121) -> Optional[Curve]:
         expected[slot] = value
     got: list[Optional[float]] = []
     try:
-        with guard.student_code(ex.time_limit, ex.forbid_autograd):
+        with guard.student_code(ex.time_limit, ex.forbid_autograd, ex.forbidden):
             for x in xs:
                 try:
                     got.append(float(convert.to_tensor(answer(x), (), "answer")))

@@ -90,7 +90,8 @@ dg_dx = Exercise(
     signature="dg_dx(x) -> float",
     function=lambda x: x * torch.sin(x),
     domain=DOMAIN,
-    points=((1.0,),),
+    # not x = 1: there x·cos(x) = cos(x), so slips that drop the x would be right at the lesson's point
+    points=((2.5,),),
     solution_fn=_dg_dx,
     outputs=("dg/dx",),
     hints=(
@@ -107,5 +108,8 @@ dg_dx = Exercise(
                 "You differentiated sin(x) but treated x as a constant: add the first term u′·v = sin(x)."),
         Mistake("terms-subtracted", lambda x: math.sin(x) - x * math.cos(x),
                 "The product rule adds its two terms, u′·v + u·v′: there is no minus sign in it."),
+        Mistake("u-dropped-in-second-term", lambda x: math.sin(x) + math.cos(x),
+                "Your second term is v′ = cos(x) alone: in the product rule it is u·v′, so it keeps the factor "
+                "u = x. (u·v)′ = u′·v + u·v′ = 1·sin(x) + x·cos(x)."),
     ),
 )

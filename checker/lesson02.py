@@ -12,6 +12,12 @@ import math
 import torch
 
 from .exercise import Exercise, Mistake
+from .slips import GRAD_ACCUMULATED, GRAD_ACCUMULATED_ACROSS_CALLS, accumulated_across_calls
+
+# The same .grad, filled by every call: named wherever an answer returns a .grad (shared with fix_zeroing, vjp)
+ACROSS_CALLS = GRAD_ACCUMULATED_ACROSS_CALLS.mistake(
+    transform=accumulated_across_calls,
+    agrees_at_lesson_points="the lesson's point is the first call, with nothing before it to add to")
 
 # -- predict: x.grad after two backward() calls --------------------------------------
 
@@ -67,7 +73,7 @@ fix_leaf = Exercise(
     signature="dg_dx(x) -> tensor",
     function=lambda x: x * torch.sin(x),
     domain={"x": (-3.0, 3.0)},
-    points=((1.0,),),
+    points=((2.5,),),  # not x = 1, where x·cos(x) = cos(x) hides slips
     solution_fn=_dg_dx,
     outputs=("dg/dx",),
     require_autograd=True,  # the fix is to the autograd code; lesson 01's dg_dx (by hand) must not pass here
@@ -92,6 +98,7 @@ fix_leaf = Exercise(
                 "cos(x) is the product of the two derivatives (1·cos(x)), not the product rule, which "
                 "gives sin(x) + x·cos(x). The bug to fix is in how the leaf is created; the rest of the "
                 "function (g.backward(), then x.grad) already computes the product rule for you."),
+        ACROSS_CALLS,
     ),
 )
 
@@ -192,6 +199,7 @@ vjp = Exercise(
         Mistake("sin-not-cos", lambda x, v: v * 2 * x * torch.sin(x**2),
                 "That is v·2x·sin(x²): the derivative of sin is cos, not sin. This exercise does not ask for "
                 "the derivative by hand: backward() through y = sin(x**2) gets every factor right."),
+        ACROSS_CALLS,
     ),
 )
 
@@ -229,11 +237,12 @@ fix_zeroing = Exercise(
         "x gets a .grad. The line to add changes x.grad; x itself must stay the leaf y was computed from."
     ),
     mistakes=(
-        Mistake("accumulated", lambda x: 2 * x + 2 * x * math.cos(x**2),
-                "Your answer is dy/dx + dz/dx = 2x + 2x·cos(x²): x.grad still held dy/dx from the first "
-                "backward() when the second one added dz/dx to it (backward() adds into .grad, it does not "
-                "replace it). Nothing emptied x.grad between the two calls. (A method written without `()`, "
-                "such as `x.grad.zero_`, is only named, not called: it does nothing.)"),
+        GRAD_ACCUMULATED.mistake(
+            lambda x: 2 * x + 2 * x * math.cos(x**2),
+            before="Your answer is dy/dx + dz/dx = 2x + 2x·cos(x²): x.grad still held dy/dx from the first "
+                   "backward() when the second one added dz/dx to it.",
+            after="Nothing emptied x.grad between the two calls. (A method written without `()`, such as "
+                  "`x.grad.zero_`, is only named, not called: it does nothing.)"),
         Mistake("inner-only", lambda x: 2 * x,
                 "Your answer is dy/dx = 2x, from the first backward() alone: dz/dx never reached the "
                 "gradient you returned. Did your line return, or keep z.backward() from running?"),
@@ -241,5 +250,6 @@ fix_zeroing = Exercise(
                 "Your answer is 0 everywhere: the gradient was emptied after dz/dx arrived in it (or dz/dx "
                 "never arrived), so it wiped out the answer too. Only dy/dx, from the first backward(), "
                 "has to go."),
+        ACROSS_CALLS,
     ),
 )

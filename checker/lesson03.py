@@ -9,6 +9,7 @@ import math
 import torch
 
 from .exercise import Exercise, Mistake
+from .slips import BIAS_MISSING, SIGMOID_DERIVATIVE_PLUS
 
 
 def _sigmoid(z):
@@ -30,7 +31,8 @@ df_dx = Exercise(
     signature="df_dx(x) -> float",
     function=lambda x: torch.exp(torch.cos(x**2)),
     domain={"x": (-2.0, 2.0)},
-    points=((1.0,),),
+    # not x = 1: there x² = x, so every stage taken at x instead of x² would be right at the lesson's point
+    points=((1.5,),),
     solution_fn=_df_dx,
     outputs=("df/dx",),
     hints=(
@@ -59,6 +61,12 @@ df_dx = Exercise(
         Mistake("exp-at-wrong-point", lambda x: -math.exp(x**2) * math.sin(x**2) * 2 * x,
                 "The outer derivative exp(v) must be evaluated at the outer function's input, "
                 "v = cos(x²): exp(cos(x²)), not exp(x²)."),
+        Mistake("stages-at-x", lambda x: -math.exp(math.cos(x)) * math.sin(x) * 2 * x,
+                "You took every stage at x instead of at its own input: that is the derivative of exp(cos(x)) "
+                "times 2x. The stages are u = x², v = cos(u), f = exp(v): cos and sin act on u = x², and exp on "
+                "v = cos(x²), so df/dx = exp(cos(x²))·(−sin(x²))·2x."),
+        Mistake("inner-factor-without-x", lambda x: -math.exp(math.cos(x**2)) * math.sin(x**2) * 2,
+                "The innermost factor is du/dx = d(x²)/dx = 2x, not 2: the x stays after the power rule."),
     ),
 )
 
@@ -99,6 +107,12 @@ def _neuron_bias_one(w0, x0, w1, x1, w2):
     z = w0 * x0 + w1 * x1 + w2
     s = _sigmoid(z) * (1 - _sigmoid(z))
     return x0 * s, w0 * s, x1 * s, w1 * s, 1.0
+
+
+def _neuron_bias_missing(w0, x0, w1, x1, w2):
+    z = w0 * x0 + w1 * x1  # w2, the bias, left out
+    s = _sigmoid(z) * (1 - _sigmoid(z))
+    return x0 * s, w0 * s, x1 * s, w1 * s, s
 
 
 NEURON_INPUTS = ("w0", "x0", "w1", "x1", "w2")
@@ -153,6 +167,8 @@ neuron_grad = Exercise(
                 "Your sigmoid derivative is e⁻ᶻ/(1 + e⁻ᶻ), which is 1 − σ(z): the denominator is not squared. "
                 "σ = 1/d with d = 1 + e⁻ᶻ, and the local derivative of 1/d is −1/d², with d squared "
                 "(section 2.1)."),
+        SIGMOID_DERIVATIVE_PLUS.mistake(_neuron_mistake(lambda z: _sigmoid(z) * (1 + _sigmoid(z)))),
+        BIAS_MISSING.mistake(_neuron_bias_missing, after="Here z = w0·x0 + w1·x1 + w2: w2 is the bias."),
     ),
 )
 

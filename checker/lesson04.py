@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .exercise import Exercise, Mistake
+from .slips import BIAS_MISSING, BROADCAST_COLUMN, LOGIT_FOR_PREDICTION, SIGMOID_DERIVATIVE_PLUS
 
 
 def _bce_logits(z, y):
@@ -103,9 +104,15 @@ scalar_grads = Exercise(
                 "Your p is 1 / (1 + e^(+z)), which is σ(−z) = 1 − p, not the sigmoid σ(z) = 1 / (1 + e^(−z)): "
                 "the minus sign in the exponent is missing, so your prediction is high exactly where it should "
                 "be low."),
-        Mistake("bias-missing", _scalar_mistake(lambda z, y: _sigmoid(z) - y, with_bias=False),
-                "Your logit leaves out the bias: the model's logit is z = w·x + b, and p = σ(z) needs all of it. "
-                "(At the lesson's point b = 0, so the slip only shows at the other points.)"),
+        BIAS_MISSING.mistake(_scalar_mistake(lambda z, y: _sigmoid(z) - y, with_bias=False),
+                             after="Here z = w·x + b. (At the lesson's point b = 0, so the slip only shows at the "
+                                   "other points.)",
+                             agrees_at_lesson_points="b = 0 in the original notebook's example, the lesson's point"),
+        LOGIT_FOR_PREDICTION.mistake(_scalar_mistake(lambda z, y: z - y)),
+        SIGMOID_DERIVATIVE_PLUS.mistake(
+            _scalar_mistake(lambda z, y: (_sigmoid(z) - y) / (_sigmoid(z) * (1 - _sigmoid(z)))
+                            * _sigmoid(z) * (1 + _sigmoid(z))),
+            before="You went through dL/dp · dp/dz, but with the wrong dp/dz."),
         Mistake("w-instead-of-x", _w_instead_of_x,
                 "dL/db is right, but in dL/dw the last chain-rule factor is ∂z/∂w, the derivative of "
                 "z = w·x + b with respect to w. That is the factor multiplying w (the input), not w itself."),
@@ -144,7 +151,9 @@ dL_dz = Exercise(
     inputs=("z", "y"),
     wrt=("z",),
     outputs=("dL/dz",),
-    points=((6.7, 0.0), (20.0, 0.0), (-30.0, 1.0), (40.0, 1.0)),
+    # y = 1 and p far from it: at y = 0 "p" alone would be right, and where p − y ≈ 0 every factor slip is
+    points=((-6.7, 1.0),),
+    edge_points=((6.7, 0.0), (20.0, 0.0), (-30.0, 1.0), (40.0, 1.0)),  # saturated: p rounds to 0 or 1
     sampler=_sample_logit,
     solution_fn=_dL_dz,
     hints=(
@@ -173,6 +182,7 @@ dL_dz = Exercise(
         Mistake("label-dropped", lambda z, y: _sigmoid(z),
                 "Your answer is p = σ(z), which is right only when y = 0: the gradient is p − y, the prediction "
                 "minus the label."),
+        LOGIT_FOR_PREDICTION.mistake(lambda z, y: z - y),
     ),
 )
 
@@ -194,6 +204,24 @@ def _clamped_p(z, y):
     return -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
 
 
+def _softplus_overflow(z, y):
+    return torch.log(1 + torch.exp(z)) - z * y
+
+
+def _exp_both_ways(z, y):
+    return y * torch.log(1 + torch.exp(-z)) + (1 - y) * torch.log(1 + torch.exp(z))
+
+
+def _sample_wide_logit(generator):
+    # |z| up to 100: in float32, exp(z) overflows from z ≈ 88.7 and σ(−z) underflows to 0 near z ≈ 103
+    return _uniform(generator, -100.0, 100.0), _label(generator)
+
+
+# The right formula computed in a way that breaks only where p rounds to 0 or 1, or exp overflows:
+# at an ordinary point, the lesson's included, it gives the right loss.
+NUMERICAL = "the right formula, computed in a way that fails only in saturation or overflow"
+
+
 def _reference_loss(z, y):
     """What the checker compares with: torch's own stable loss, in float64."""
     z, y = (torch.as_tensor(v, dtype=torch.float64) for v in (z, y))
@@ -209,12 +237,23 @@ stable_bce = Exercise(
     quantity="the loss",
     inputs=("z", "y"),
     outputs=("loss",),
-    points=((6.7, 0.0), (20.0, 0.0), (40.0, 0.0), (-40.0, 1.0), (40.0, 1.0)),
-    sampler=_sample_logit,
+    # y = 1 and z < 0: the label's term and the |z| both matter (stability mistakes agree here by nature)
+    points=((-6.7, 1.0),),
+    # saturated (p rounds to 0 or 1), then where the naive forms break in float32 (at 1e4, in float64 too)
+    edge_points=((6.7, 0.0), (20.0, 0.0), (40.0, 0.0), (-40.0, 1.0), (40.0, 1.0),
+                 (89.5, 0.0), (100.0, 0.0), (-100.0, 1.0), (1e4, 0.0), (-1e4, 1.0), (1e4, 1.0), (-1e4, 0.0)),
+    sampler=_sample_wide_logit,
     n_samples=40,
     pass_as="tensor",
+    # judged in float32 too, the precision students train in: that is where a naive loss becomes inf
+    precisions=(torch.float64, torch.float32),
     batched=False,
     solution_fn=_stable_bce,
+    forbidden={
+        "binary_cross_entropy_with_logits": (
+            "nn.BCEWithLogitsLoss calls it too; the exercise is to see where the instability comes from and "
+            "remove it yourself, with section 4's formula or F.logsigmoid"),
+    },
     hints=(
         "Never form p = σ(z) and take log(p) or log(1 − p): for large |z| one of them is log(0).",
         "log σ(z) = −log(1 + e^(−z)) and log(1 − σ(z)) = log σ(−z) = −log(1 + e^z). F.logsigmoid computes "
@@ -227,25 +266,30 @@ stable_bce = Exercise(
                 "Your loss goes through p = σ(z) and then log(p) and log(1 − p). For z above about 37, p rounds "
                 "to exactly 1.0 even in float64 (above about 16.6 in float32), so log(1 − p) = log(0): the loss "
                 "is inf for y = 0 and 0·(−inf) = NaN for y = 1. Never form p: work from z itself, as in "
-                "section 4."),
+                "section 4.",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("clamped-p", _clamped_p,
                 "You clamped p to [1e-8, 1 − 1e-8], as section 1's binary_cross_entropy_loss does. That caps "
                 "the loss at "
                 "−log(1e-8) ≈ 18.42, so a confidently wrong prediction at |z| = 30 costs 18.42 instead of about "
                 "30, and the clamp's gradient there is 0: training stops learning from its worst mistakes. "
-                "(In float32 the clamp does not even work: 1 − 1e-8 rounds to 1.0.) Work from z instead."),
+                "(In float32 the clamp does not even work: 1 − 1e-8 rounds to 1.0.) Work from z instead.",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("clamped-p-float32", lambda z, y: _clamped_p(z.float(), y.float()),
                 "This is section 1's clamped loss computed in float32, where 1 − 1e-8 rounds to 1.0: the clamp "
                 "does not protect log(1 − p). From z ≈ 16.6 on, σ(z) is exactly 1.0 in float32, so the loss is inf "
-                "(y = 0) or NaN (y = 1). Work from z, in the dtype you were given."),
+                "(y = 0) or NaN (y = 1). Work from z, in the dtype you were given.",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("through-probabilities-float32", lambda z, y: _through_probabilities(z.float(), y.float()),
                 "Your loss goes through p = σ(z) in float32: from z ≈ 16.6 on, p is exactly 1.0 and log(1 − p) "
                 "= log(0), so the loss is inf (y = 0) or NaN (y = 1). Never form p: work from z itself, in the "
-                "dtype you were given."),
+                "dtype you were given.",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("bce-on-probabilities", lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y),
                 "F.binary_cross_entropy on σ(z) clamps each log at −100, so where p rounds to 0 or 1 the loss "
                 "becomes 100 instead of about |z|. Work from z itself (this is what "
-                "F.binary_cross_entropy_with_logits does)."),
+                "F.binary_cross_entropy_with_logits does).",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("abs-missing", lambda z, y: torch.clamp(z, min=0) - z * y + torch.log1p(torch.exp(-z)),
                 "For z < 0 your loss is too large by |z|: there e^(−z) is huge and log(1 + e^(−z)) is about "
                 "−z = |z|, a part that max(z, 0) was meant to carry (and for z < 0 it is 0). Compare your last "
@@ -257,6 +301,20 @@ stable_bce = Exercise(
         Mistake("label-term-missing", lambda z, y: _stable_bce(z, torch.zeros_like(y)),
                 "Your loss does not depend on the label: it is the loss for y = 0 at every point, so it is right "
                 "only there. The term −z·y is what the label y = 1 changes."),
+        Mistake("softplus-overflow", _softplus_overflow,
+                "Your loss is log(1 + e^z) − z·y: right as mathematics, but e^z overflows. In float32, the precision "
+                "models train in, e^z is inf from z ≈ 88.7 on (in float64 from z ≈ 709.8), so your loss is inf where "
+                "the true loss is about z. Rewrite log(1 + e^z) so that exp never sees a large positive number: "
+                "log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)), as in section 4.",
+                agrees_at_lesson_points=NUMERICAL),
+        Mistake("exp-overflow", _exp_both_ways,
+                "Your loss is y·log(1 + e^(−z)) + (1 − y)·log(1 + e^z), which is also what −[y·log σ(z) + "
+                "(1 − y)·log σ(−z)] computes when log and σ are taken one after the other: right as mathematics, "
+                "but for large |z| one exponential overflows (from |z| ≈ 88.7 in float32, the precision models "
+                "train in), or σ underflows to 0 and its log is −inf, and the loss is inf, or 0·inf = NaN, where "
+                "the true loss is finite. F.logsigmoid computes log σ in one stable step; section 4's last step "
+                "does the same by hand: log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)).",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("sign-flipped", lambda z, y: -_stable_bce(z, y),
                 "Your loss is negative: binary cross-entropy is −[y·log p + (1 − y)·log(1 − p)], with a minus "
                 "sign in front, so that it is ≥ 0 and small when the prediction is right."),
@@ -331,6 +389,7 @@ grad_vectorized = Exercise(
     outputs=("dL/dw", "dL/db"),
     sampler=_sample_dataset,
     pass_as="tensor",
+    precisions=(torch.float64, torch.float32),  # saturated sigmoids, in float32 too: the precision models train in
     batched=False,
     solution_fn=_grad_vectorized,
     hints=(
@@ -347,24 +406,23 @@ grad_vectorized = Exercise(
                 "Xᵀ(p − y) and the sum of p − y by N (this is the gradient of the summed loss)."),
         Mistake("sign-flipped", _vector_mistake(lambda z, y: y - torch.sigmoid(z)),
                 "Wrong sign: the error term is p − y, not y − p. A step along your gradient would climb the loss."),
-        Mistake("broadcast-nn", _broadcast_answer,
-                "This is the gradient of a loss whose predictions had shape (N, 1) and labels shape (N,): "
-                "broadcasting compared every prediction with every label in an (N, N) table, so each pᵢ met "
-                "the average label instead of its own: dW = Xᵀ(p − mean(y))/N. (dL/db survives the mix-up: the "
-                "bias meets every label alike.) Give p and y the same shape before combining them, and assert "
-                "the shapes."),
+        BROADCAST_COLUMN.mistake(
+            _broadcast_answer,
+            before="This is the gradient of a loss whose predictions had shape (N, 1) and labels shape (N,).",
+            after="Here that gives dW = Xᵀ(p − mean(y))/N; dL/db survives the mix-up, since the bias meets every "
+                  "label alike."),
         Mistake("divided-by-d", _divided_by_d,
                 "dL/db is right, but dL/dw is divided by d, the number of features (X.shape[1]), where the loss "
                 "averages over N, the number of examples: X has shape (N, d)."),
         Mistake("db-summed", _db_summed,
                 "dL/dw is right, but dL/db is N times too large: it is the sum of the N errors pᵢ − yᵢ, while the "
                 "loss is their MEAN, so its gradient is the mean too (as you did for dL/dw)."),
-        Mistake("bias-missing", _bias_missing,
-                "Your predictions leave out the bias: z = Xw + b, and p = σ(z) needs all of it, for dL/dw as "
-                "well as for dL/db."),
-        Mistake("sigmoid-missing", _vector_mistake(lambda z, y: z - y),
-                "You used z = Xw + b where the prediction p = σ(z) belongs: Xᵀ(z − y)/N is the gradient of "
-                "linear regression's squared error. For cross-entropy the error term is σ(z) − y."),
+        BIAS_MISSING.mistake(_bias_missing, after="Here z = Xw + b, for dL/dw as well as for dL/db."),
+        LOGIT_FOR_PREDICTION.mistake(_vector_mistake(lambda z, y: z - y), after="(Here Xᵀ(z − y)/N.)"),
+        SIGMOID_DERIVATIVE_PLUS.mistake(
+            _vector_mistake(lambda z, y: (torch.sigmoid(z) - y) / (torch.sigmoid(z) * (1 - torch.sigmoid(z)))
+                            * torch.sigmoid(z) * (1 + torch.sigmoid(z))),
+            before="You went through dL/dp · dp/dz, but with the wrong dp/dz."),
         Mistake("sigmoid-derivative-extra",
                 _vector_mistake(lambda z, y: (torch.sigmoid(z) - y) * torch.sigmoid(z) * (1 - torch.sigmoid(z))),
                 "You multiplied p − y by the sigmoid's derivative p(1 − p): for cross-entropy p − y is already "

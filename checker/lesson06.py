@@ -27,6 +27,7 @@ from .harness import (
     statements,
     tensor_from,
 )
+from .slips import GRAD_ACCUMULATED
 
 # -- drawing cases from the checker's generator ---------------------------------------------------
 
@@ -572,11 +573,12 @@ hvp = Exercise(
         Mistake("elementwise-product", _hvp_elementwise,
                 "That is the gradient multiplied by v entry by entry, ∇f(x) ⊙ v: no second derivative in it. "
                 "H·v is the derivative of ∇f(x)·v with respect to x."),
-        Mistake("gradient-accumulated", _hvp_accumulated,
-                "Your result is ∇f(x) + H·v: the first backward() left the gradient in x.grad, and the second "
-                "backward() added H·v to it (gradients accumulate, lesson 02). Use torch.autograd.grad, which "
-                "returns the gradient instead of adding it to .grad, or set x.grad = None before the second "
-                "backward() (after using the first)."),
+        GRAD_ACCUMULATED.mistake(
+            _hvp_accumulated,
+            before="Your result is ∇f(x) + H·v: the first backward() left the gradient in x.grad, and the second "
+                   "backward() added H·v to it (lesson 02).",
+            after="Use torch.autograd.grad, which returns the gradient instead of adding it to .grad, or set "
+                  "x.grad = None before the second backward() (after using the first)."),
     ),
 )
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 
-from .result import Curve, Hint, Result
+from .result import Curve, Hint, Result, Solution
+
+# An error on a "predict the value" question: no code was written, so it is the answer that could not be checked
+VALUE_ERROR_HEADLINE = "⚠ Your answer could not be checked"
 
 # status -> (headline, border colour, background colour)
 STYLES = {
@@ -63,8 +67,19 @@ def plot_png(curve: Curve) -> str | None:
     return base64.b64encode(figure_png(fig)).decode("ascii")
 
 
+def _headline(result: Result) -> str:
+    if result.status == "error" and result.exercise_kind == "value":
+        return VALUE_ERROR_HEADLINE
+    return STYLES[result.status][0]
+
+
+def _printed_intro(result: Result) -> str:
+    return "Your answer printed this while it was checked (it runs once per point):"
+
+
 def result_html(result: Result) -> str:
-    headline, border, background = STYLES[result.status]
+    _, border, background = STYLES[result.status]
+    headline = _headline(result)
     title = f" — {html.escape(result.title)}" if result.title else ""
     image = ""
     if result.curve is not None:
@@ -80,32 +95,62 @@ def result_html(result: Result) -> str:
         f'background:{background};padding:8px 12px;margin:4px 0;border-radius:4px;color:#202124">'
         f"<b>{headline}</b>{title}"
         f'<div style="margin-top:4px">{html.escape(result.message)}</div>'
-        f"{_table_html(result)}{image}</div>"
+        f"{_table_html(result)}{_printed_html(result)}{image}</div>"
     )
 
 
+def _printed_html(result: Result) -> str:
+    if not result.printed:
+        return ""
+    return (f'<div style="margin-top:6px;font-size:90%">{html.escape(_printed_intro(result))}</div>'
+            f'<pre style="margin:2px 0 0 0;font-size:85%;max-height:12em;overflow:auto">'
+            f"{html.escape(result.printed)}</pre>")
+
+
 def result_text(result: Result) -> str:
-    headline = STYLES[result.status][0]
+    headline = _headline(result)
     lines = [f"{headline}: {result.title}" if result.title else headline, result.message]
     for d in result.details:
         inputs = ", ".join(f"{k} = {v}" for k, v in d.inputs.items())
         lines.append(f"  at {inputs}: expected {d.expected}, yours {d.got}" if inputs
                      else f"  expected {d.expected}, yours {d.got}")
+    if result.printed:
+        lines.append(_printed_intro(result))
+        lines += ["  | " + line for line in result.printed.split("\n")]
     return "\n".join(lines)
 
 
+_CODE_SPAN = re.compile(r"(`[^`]*`)")
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+def markdown_escape(text: str) -> str:
+    """Text shown as itself in Markdown: `(p - y) * x` keeps its `*`, `x**2` does not turn bold.
+    Code spans (between backticks) are left as they are: Markdown shows them literally already."""
+    parts = _CODE_SPAN.split(text)
+    return "".join(part if i % 2 else _MARKDOWN.sub(r"\\\1", part) for i, part in enumerate(parts))
+
+
+def _hint_lines(hint: Hint, escape) -> tuple[str, str]:
+    shown = "\n".join(f"{i}. {escape(text)}" for i, text in enumerate(hint.shown, 1))
+    more = (f"Hint {len(hint.shown)} of {hint.total}: call `hint()` again for the next one."
+            if len(hint.shown) < hint.total else f"That was the last hint ({hint.total} of {hint.total}).")
+    return shown, more
+
+
 def hint_markdown(hint: Hint) -> str:
-    shown = "\n".join(f"{i}. {text}" for i, text in enumerate(hint.shown, 1))
-    more = (
-        f"\n\n*Hint {len(hint.shown)} of {hint.total}: call `hint()` again for the next one.*"
-        if len(hint.shown) < hint.total
-        else f"\n\n*That was the last hint ({hint.total} of {hint.total}).*"
-    )
-    return f"**Hints: {hint.title}**\n\n{shown}{more}"
+    shown, more = _hint_lines(hint, markdown_escape)
+    return f"**Hints: {markdown_escape(hint.title)}**\n\n{shown}\n\n*{more}*"
 
 
 def hint_text(hint: Hint) -> str:
-    return hint_markdown(hint).replace("**", "").replace("*", "")
+    shown, more = _hint_lines(hint, lambda text: text)
+    return f"Hints: {hint.title}\n\n{shown}\n\n{more}"
+
+
+def solution_markdown(solution: Solution) -> str:
+    fence = "````" if "```" in solution.source else "```"
+    return f"**Solution: {markdown_escape(solution.title)}**\n\n{fence}python\n{solution.source}{fence}\n"
 
 
 # -- a deliberate error shown by `expect_error` ---------------------------------------------

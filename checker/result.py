@@ -44,6 +44,10 @@ class Result:
     n_points: int = 0
     curve: Optional[Curve] = field(default=None, repr=False)
     figure: Optional[bytes] = field(default=None, repr=False)  # PNG: an exercise's own figure of a wrong answer
+    # "gradient" or "value" (a number to predict, no code): the headline of an error says "answer", not "code"
+    exercise_kind: str = ""
+    # what the answer printed while it was checked: its first lines, then how many more
+    printed: str = ""
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -97,7 +101,9 @@ class Solution:
     source: str
 
     def _repr_markdown_(self) -> str:
-        return f"**Solution: {self.title}**\n\n```python\n{self.source}```\n"
+        from .render import solution_markdown
+
+        return solution_markdown(self)
 
     def __repr__(self) -> str:
         return f"Solution: {self.title}\n\n{self.source}"

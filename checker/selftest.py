@@ -37,11 +37,29 @@ class SelfTestReport:
         return head + ("all passed." if not failed else f"{len(failed)} failed:\n" + "\n".join(failed))
 
 
+def mistake_answer(ex: Exercise, mistake):
+    """An answer that makes `mistake`: its own `answer`, or, for a mistake declared as a transform of the
+    reference, a fresh function that returns the transformed reference call by call."""
+    if mistake.answer is not None or mistake.transform is None:
+        return mistake.answer
+    from .judge import sampled_reference
+
+    outputs = mistake.transform([e.clone() for e in sampled_reference(ex).expected])
+    calls = iter(range(outputs[0].shape[0]))
+
+    def answer(*args):
+        row = next(calls)
+        values = tuple(o[row] for o in outputs)
+        return values[0] if len(values) == 1 else values
+
+    return answer
+
+
 def cases(ex: Exercise):
     """(case name, answer, expected status, expected mistake id) for one exercise."""
     yield "solution passes", ex.solution_fn, "correct", None
     for mistake in ex.mistakes:
-        yield f"mistake {mistake.id} is named", mistake.answer, "incorrect", mistake.id
+        yield f"mistake {mistake.id} is named", mistake_answer(ex, mistake), "incorrect", mistake.id
     yield "stub is not attempted", stub_for(ex), "not_attempted", None
 
 

@@ -6,7 +6,7 @@ import torch
 import checker
 from checker.catalog import all_exercises
 from checker.judge import compute_reference, evaluate, sample_points
-from checker.selftest import stub_for
+from checker.selftest import mistake_answer, stub_for
 
 EXERCISES = all_exercises()
 IDS = [ex.id for ex in EXERCISES]
@@ -23,7 +23,7 @@ def test_solution_passes(ex):
 
 @pytest.mark.parametrize("ex, mistake", MISTAKES, ids=MISTAKE_IDS)
 def test_known_mistake_is_named(ex, mistake):
-    result = checker.grade(ex.id, mistake.answer)
+    result = checker.grade(ex.id, mistake_answer(ex, mistake))
     assert result.status == "incorrect"
     assert result.mistake == mistake.id
     assert result.message == mistake.message
@@ -33,7 +33,7 @@ def test_known_mistake_is_named(ex, mistake):
 @pytest.mark.parametrize("ex, mistake", MISTAKES, ids=MISTAKE_IDS)
 def test_known_mistake_differs_from_reference(ex, mistake):
     ref = compute_reference(ex, sample_points(ex))
-    outcome = evaluate(ex, mistake.answer, ref)
+    outcome = evaluate(ex, mistake_answer(ex, mistake), ref)
     if isinstance(outcome, checker.Result):  # a mistake of the wrong shape (dYᵀX for XᵀdY): named there
         assert (outcome.status, outcome.mistake) == ("incorrect", mistake.id)
         return

@@ -343,7 +343,7 @@ def test_wrong_type(batch):
 
 def test_returns_none(batch):
     got = results(batch, "returns_none")["lesson01.dg_dx"]
-    assert got["status"] == "not_attempted" and "returned None at x = 1" in got["message"]
+    assert got["status"] == "not_attempted" and "returned None at x = 2.5" in got["message"]
 
 
 def test_answer_that_never_returns(batch):

@@ -171,15 +171,23 @@ def test_scalar_exercise_stays_where_float32_is_fine():
 
 @pytest.mark.parametrize("answer", [
     lambda z, y: -(y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z)),
-    lambda z, y: (1 - y) * z + torch.log1p(torch.exp(-z)),
     lambda z, y: torch.clamp(z, min=0) - z * y + torch.log(1 + torch.exp(-torch.abs(z))),
-    lambda z, y: F.binary_cross_entropy_with_logits(z.float(), y.float()),
     lambda z, y: torch.where(y == 1, F.softplus(-z), F.softplus(z)),
-], ids=["logsigmoid", "unclamped-softplus", "log-not-log1p", "torch-float32", "softplus"])
+    lambda z, y: ex._stable_bce(z.float(), y.float()),
+], ids=["logsigmoid", "log-not-log1p", "softplus", "stable-in-float32"])
 def test_other_stable_losses_pass(answer):
     result = ex.stable_bce.check(answer, plot=False)
     assert result.status == "correct", result.message
     assert "matches F.binary_cross_entropy_with_logits" in result.message
+
+
+def test_losses_that_only_look_stable_are_rejected():
+    """(1 − y)·z + log(1 + e^(−z)) overflows for z below −88.7 in float32 (−709.8 in float64); the function
+    the answer is compared with is refused, under any dtype."""
+    overflow = ex.stable_bce.check(lambda z, y: (1 - y) * z + torch.log1p(torch.exp(-z)), plot=False)
+    assert overflow.status == "incorrect" and "not a finite number" in overflow.message
+    builtin = ex.stable_bce.check(lambda z, y: F.binary_cross_entropy_with_logits(z.float(), y.float()), plot=False)
+    assert builtin.status == "incorrect" and builtin.mistake == "forbidden-function"
 
 
 @pytest.mark.parametrize("answer, mistake", [

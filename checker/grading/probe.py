@@ -54,6 +54,7 @@ PROBE_IDLE_S = 10.0  # the probe's own work between two exercises never takes th
 # -- the code that runs in the student's kernel (stdlib and torch only) -------------------
 # Executed once by the prelude with a *copy* of builtins as __builtins__; defines run_probe.
 KERNEL_CODE = r'''
+import functools
 import inspect
 import linecache
 import numbers
@@ -93,6 +94,7 @@ _signature, _formatannotation, _EMPTY = inspect.signature, inspect.formatannotat
 _extract_tb, _getline = traceback.extract_tb, linecache.getline
 _abspath, _dirname, _SEP = os.path.abspath, os.path.dirname, os.sep
 _Real = numbers.Real
+_partial = functools.partial
 _float_repr, _int_repr, _str_str, _float_float = float.__repr__, int.__repr__, str.__str__, float.__float__
 _int_int = int.__int__
 _USER_NS = USER_NS
@@ -142,6 +144,69 @@ class _NoProblem(Exception):  # stands for the harness's AnswerProblem while no 
 
 
 _AnswerProblem, _problem_of = _NoProblem, None
+
+
+# checker.ban, sent as source with the probe: autograd and an exercise's forbidden functions are refused
+# exactly as in the notebook's check. Until it is loaded (no torch in this kernel): nothing to ban.
+class _Never(BaseException):
+    pass
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_BAN = {"banned": lambda *a: _Nothing(), "AutogradUsed": _Never, "ForbiddenCall": _Never}
+
+
+def _load_ban(source):
+    global _BAN
+    space = {"__name__": "__grader_ban__"}
+    try:
+        exec(compile(source, "<grader-ban>", "exec"), space)
+        with space["banned"](True, {}):  # entering it once imports what torch loads lazily, outside any time limit
+            pass
+    except Exception:
+        return
+    _BAN = space
+
+
+def _own_codes(answer):
+    """The code objects of the answer's own body (a function's, or a class's methods), as checker.judge finds them."""
+    while isinstance(answer, _partial):
+        answer = answer.func
+    code = getattr(answer, "__code__", None)
+    if code is not None:
+        return {code}
+    owner = answer if isinstance(answer, type) else type(answer)
+    codes = set()
+    for klass in owner.__mro__:
+        module = str(getattr(klass, "__module__", ""))
+        if module == "builtins" or module.startswith("torch"):
+            continue
+        for value in vars(klass).values():
+            value = getattr(value, "__func__", value)
+            if getattr(value, "__code__", None) is not None:
+                codes.add(value.__code__)
+    return codes
+
+
+def _raised_by(err, answer):
+    """True if err was raised in the answer's own body, not deeper down: the untouched stub."""
+    try:
+        codes = _own_codes(answer)
+    except Exception:
+        return False
+    tb = err.__traceback__
+    if not codes or tb is None:
+        return not codes
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code in codes
 
 
 def _load_harnesses(source):
@@ -278,7 +343,7 @@ def encode(v, depth=0):
 def _describe(err):
     summary = (_plain_str(type(err).__name__, 100) + ": " + _plain_str(str(err), 1500)).rstrip(": ")
     frames = [f for f in _extract_tb(err.__traceback__)
-              if not (f.filename in ("<grader-probe>", "<grader-harness>")
+              if not (f.filename in ("<grader-probe>", "<grader-harness>", "<grader-ban>")
                       or _abspath(f.filename).startswith(_OURS[1:]))]
     if not frames:
         return summary
@@ -331,7 +396,11 @@ def _body(ex, record):
         return
     answer = _USER_NS[name]
     dtypes = ex.get("dtypes") or ["float64"] * (len(ex["points"][0]) if ex["points"] else 0)
-    args_list = [tuple(_argument(v, ex["pass_as"], d) for v, d in zip(point, dtypes)) for point in ex["points"]]
+    # an exercise judged in several precisions gives, per point, the one its floats come in there
+    blocks = ex.get("point_dtypes") or [None] * len(ex["points"])
+    args_list = [tuple(_argument(v, ex["pass_as"], block if block and d.startswith(("float", "bfloat")) else d)
+                       for v, d in zip(point, dtypes))
+                 for point, block in zip(ex["points"], blocks)]
     harness = _HARNESSES.get(ex.get("harness")) if answer is not None and answer is not Ellipsis else None
     if harness is not None:  # measured by the exercise's harness, as the notebook's check measures it
         record.update({"callable": True, "name": None, "signature": None, "calls": []})
@@ -374,15 +443,19 @@ def _body(ex, record):
     saved = []
     used = []
     try:
-        if ex["forbid_autograd"]:
-            saved = _patch(_ENTRY, _refuse)
-        elif ex.get("require_autograd"):
+        if ex.get("require_autograd"):
             saved = _patch(_ENTRY, _counting)
             record["autograd"] = used
-        for args in args_list:
-            before = counter[0]
-            record["calls"].append(encode(call(args)))
-            used.append(counter[0] > before)
+        with _BAN["banned"](bool(ex["forbid_autograd"]), ex.get("forbidden") or {}):
+            for args in args_list:
+                before = counter[0]
+                try:
+                    value = call(args)
+                except NotImplementedError as err:
+                    err.checker_stub = _raised_by(err, answer)
+                    raise
+                record["calls"].append(encode(value))
+                used.append(counter[0] > before)
     finally:
         for owner, attr, original in reversed(saved):
             setattr(owner, attr, original)
@@ -406,10 +479,16 @@ def _check(ex):
             record["stop"] = {"kind": "timeout"}
         except AutogradUsed as err:
             record["stop"] = {"kind": "autograd", "what": _plain_str(err.args[0] if err.args else "", 100)}
+        except _BAN["AutogradUsed"] as err:
+            record["stop"] = {"kind": "autograd", "what": _plain_str(str(getattr(err, "what", "")), 100)}
+        except _BAN["ForbiddenCall"] as err:
+            record["stop"] = {"kind": "forbidden", "what": _plain_str(str(getattr(err, "what", "")), 100),
+                              "why": _plain_str(str(getattr(err, "why", "")), 500)}
         except _AnswerProblem as err:  # the answer has not the form asked for: the harness says why
             record["stop"] = {"kind": "bad_answer", "text": _plain_str(str(err), 2000)}
         except BaseException as err:  # the student's own errors, SystemExit and KeyboardInterrupt included
-            kind = "not_implemented" if isinstance(err, NotImplementedError) else "error"
+            stub = isinstance(err, NotImplementedError) and getattr(err, "checker_stub", False) is True
+            kind = "not_implemented" if stub else "error"
             record["stop"] = {"kind": kind, "type": _plain_str(type(err).__name__, 100), "text": _describe(err)}
     except Timeout:  # in the student's __str__ of an error, say
         record["stop"] = {"kind": "timeout"}
@@ -428,6 +507,8 @@ def run_probe(request):
     nonce = request["nonce"]
     if request.get("harness_source"):
         _load_harnesses(request["harness_source"])
+    if request.get("ban_source"):
+        _load_ban(request["ban_source"])
     for ex in request["exercises"]:
         _emit({"id": ex["id"], "started": True}, nonce)
         try:
@@ -465,7 +546,12 @@ def prelude_source(fd: int, runner: str) -> str:
 
 def cell_source(exercises: list[dict], nonce: str, runner: str) -> str:
     """The probe cell: one call, with the request as a Python literal (no parser the notebook could patch)."""
-    request = {"nonce": nonce, "exercises": exercises, "harness_source": harness_source(exercises)}
+    import pathlib
+
+    from .. import ban
+
+    request = {"nonce": nonce, "exercises": exercises, "harness_source": harness_source(exercises),
+               "ban_source": pathlib.Path(ban.__file__).read_text(encoding="utf-8")}
     return f"{runner}({request!r})\n"
 
 
@@ -514,7 +600,8 @@ def exercise_request(ex, hidden=None) -> dict:
 
     entry = {
         "id": ex.id, "name": ex.answer_name, "kind": ex.kind, "pass_as": ex.pass_as,
-        "forbid_autograd": bool(ex.forbid_autograd), "require_autograd": bool(getattr(ex, "require_autograd", False)),
+        "forbid_autograd": bool(ex.forbid_autograd), "forbidden": dict(ex.forbidden),
+        "require_autograd": bool(getattr(ex, "require_autograd", False)),
         "time_limit": float(ex.time_limit), "points": [],
         "harness": ex.harness.name if ex.harness is not None else None, "dtypes": [],
     }
@@ -524,6 +611,8 @@ def exercise_request(ex, hidden=None) -> dict:
             entry["points"] += [[_point(v, ex.pass_as) for v in ref.points[i]] for i in ref.valid]
         ref = sampled_reference(ex)
         entry["dtypes"] = [_dtype(ex, v) for v in ref.points[ref.valid[0]]]
+        if ref.dtypes is not None:  # judged in several precisions: the one of each point's floats
+            entry["point_dtypes"] = [str(ref.dtypes[i]).replace("torch.", "") for i in ref.valid]
     return entry
 
 

@@ -176,8 +176,12 @@ def _raise(stop: dict) -> None:
         raise guard.TimeLimitExceeded()
     if kind == "autograd":
         raise guard.AutogradUsed(str(stop.get("what", "autograd"))[:100])
-    if kind == "not_implemented":
-        raise NotImplementedError(str(stop.get("text", ""))[:2000])
+    if kind == "forbidden":
+        raise guard.ForbiddenCall(str(stop.get("what", "a forbidden function"))[:100], str(stop.get("why", ""))[:500])
+    if kind == "not_implemented":  # raised by the answer's own body: the untouched stub
+        err = NotImplementedError(str(stop.get("text", ""))[:2000])
+        err.checker_stub = True
+        raise err
     if kind == "bad_answer":  # a harness found the answer not of the form asked for
         raise convert.BadAnswer(str(stop.get("text", ""))[:2000])
     # Shown as the kernel described it (guard.describe_exception there): `Type: message (in f, line n: ...)`.
