@@ -304,6 +304,10 @@ def _own_codes(answer: Any) -> set:
 
     while isinstance(answer, functools.partial):
         answer = answer.func
+    try:  # through functools.wraps: the checker's own watcher (_watching_autograd), a student's decorator
+        answer = inspect.unwrap(answer)
+    except (ValueError, TypeError):
+        pass
     code = getattr(answer, "__code__", None)
     if code is not None:
         return {code}

@@ -1,18 +1,23 @@
-"""Bulk grading's probe, run in this process instead of a student's kernel (no Jupyter needed).
-
-`bulk_grade(ex, answer)` sends the probe cell the grader would send, with `answer` defined under
-the exercise's answer name, reads the channel back and judges it as the grader does: the Result a
-student would get from `python -m checker grade`.
-"""
+"""Bulk grading's probe, run in this process: the prelude and the probe cell exec'd in a namespace that
+holds the answer, the numbers read back through the worker's pipe (probe.Channel), and judged by replay,
+as `python -m checker grade` does with a real kernel, without starting one."""
 from checker.grading import probe, replay
 
 
-def bulk_grade(ex, answer, tmp_path, **names):
-    channel = tmp_path / f"probe-{ex.id}.jsonl"
-    nonce = probe.new_nonce()
-    source = probe.cell_source([probe.exercise_request(ex)], nonce, str(channel))
-    namespace = {"__name__": "__main__", ex.answer_name: answer, **names}
-    exec(compile(source, "<probe cell>", "exec"), namespace)
-    answers, _, done = probe.read_channel(channel, nonce)
+def bulk_grade(ex, answer, tmp_path=None, **names):
+    channel = probe.Channel()
+    try:
+        runner = probe.runner_name()
+        namespace = {"__name__": "__main__", ex.answer_name: answer, **names}
+        exec(compile(probe.prelude_source(channel.write_fd, runner), "<prelude cell>", "exec"), namespace)
+        nonce = probe.new_nonce()
+        channel.expect(nonce)
+        exec(compile(probe.cell_source([probe.exercise_request(ex)], nonce, runner), "<probe cell>", "exec"),
+             namespace)
+        channel.drain()
+        records, _ = channel.snapshot()
+    finally:
+        channel.close()
+    answers, _, done = probe.read_records(records)
     assert done
     return replay.judge(ex, answers.get(ex.id), "the probe never reported it")
