@@ -20,12 +20,12 @@ import math
 import random
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
 
-from .exercise import Exercise, Mistake, Tolerance
+from .exercise import Exercise, Mistake
 
 F64 = torch.float64
 # A lesson point is kept only where every known mistake is at least this many tolerances away from
@@ -267,6 +267,13 @@ def _build_leaf(p):
                     lambda x: (1.0 if k == 1 else k * x ** (k - 1)) * -a * math.sin(a * x),
                     "That is the product of the two derivatives, not the product rule. The bug to fix is in how "
                     "the leaf is created; g.backward() then computes the product rule for you."),
+            Mistake("cos-derivative-sign",
+                    lambda x: (1.0 if k == 1 else k * x ** (k - 1)) * math.cos(a * x) + x**k * a * math.sin(a * x),
+                    f"That is the product rule by hand with d cos({coef(a, 'x')})/dx taken as +{num(a)}·sin: it is "
+                    f"−{num(a)}·sin({coef(a, 'x')}). Better still, fix the leaf and let g.backward() compute it."),
+            Mistake("first-term-missing", lambda x: x**k * -a * math.sin(a * x),
+                    f"That is only u·v′ of the product rule, without u′·v = d({power(k)})/dx·cos({coef(a, 'x')}). "
+                    "Fix the leaf and let g.backward() compute both terms."),
         ),
     )
     return with_lesson_point(ex, [(1.0,), (1.5,), (-1.0,), (0.5,), (2.0,)])
@@ -315,7 +322,7 @@ def _build_vjp(p):
         ),
         mistakes=(
             Mistake("sum-not-v", lambda x, v: dy(x),
-                    f"That is the gradient of y.sum(), the product with v = [1, …, 1]: every output weighed 1. "
+                    "That is the gradient of y.sum(), the product with v = [1, …, 1]: every output weighed 1. "
                     "vᵀJ weighs output i by vᵢ, and backward() only knows v if you pass it."),
             Mistake("mean-not-v", lambda x, v: dy(x) / n,
                     f"That is the gradient of y.mean(), the product with v = [1/{n}, …, 1/{n}]. vᵀJ weighs output i "
@@ -502,8 +509,10 @@ def _build_one_example(p):
         mistakes=(
             Mistake("sign-flipped", mistake(lambda z, y: y - _sigmoid(z)),
                     "Wrong sign: dL/dz = p − y, not y − p."),
-            Mistake("sigmoid-derivative-twice", mistake(lambda z, y: (_sigmoid(z) - y) * _sigmoid(z) * (1 - _sigmoid(z))),
-                    "p − y is already dL/dz: the sigmoid's derivative p(1 − p) cancelled; do not multiply by it again."),
+            Mistake("sigmoid-derivative-twice",
+                    mistake(lambda z, y: (_sigmoid(z) - y) * _sigmoid(z) * (1 - _sigmoid(z))),
+                    "p − y is already dL/dz: the sigmoid's derivative p(1 − p) cancelled; do not multiply by it "
+                    "again."),
             Mistake("label-dropped", mistake(lambda z, y: _sigmoid(z)),
                     "Your dL/dz is p, right only for y = 0: the gradient is p − y."),
             Mistake("bias-missing", lambda x, y, w, b: ((_sigmoid(w * x) - y) * x, _sigmoid(w * x) - y),
