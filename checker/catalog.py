@@ -40,8 +40,12 @@ def find(exercise_id: str) -> Exercise:
 
 
 def catalog() -> list[dict]:
-    """Every exercise: id, lesson, title and the answer's signature."""
+    """Every exercise: id, lesson, title, the answer's signature, and whether `ex.<name>.practice()` gives
+    variants of it."""
+    from .practice import family_of
+
     return [
-        {"id": ex.id, "lesson": ex.lesson, "title": ex.title, "signature": ex.signature, "kind": ex.kind}
+        {"id": ex.id, "lesson": ex.lesson, "title": ex.title, "signature": ex.signature, "kind": ex.kind,
+         "practice": family_of(ex.id) is not None}
         for ex in all_exercises()
     ]

@@ -252,6 +252,13 @@ class Exercise:
             return Solution(self.title, source)
         return Solution(self.title, solution_source(self.solution_fn))
 
+    def practice(self, seed: Optional[int] = None) -> "Exercise":
+        """A new variant of this exercise to practise on (the same one for the same seed), for self-study:
+        see checker.practice."""
+        from .practice import practice
+
+        return practice(self.id, seed)
+
     def __repr__(self) -> str:
         return f"<exercise {self.id}: {self.title}; answer: {self.signature}>"
 
