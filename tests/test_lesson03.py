@@ -118,7 +118,7 @@ def test_deliberate_error_and_fix(master):
 def test_autograd_inside_the_answer_is_refused_in_both_editions(master, student):
     for cells in (master, student):
         shown = _text(_cell_with(cells, "ex.neuron_grad.check(neuron_grad_by_autograd)"))
-        assert "Not quite" in shown and "calls .backward()" in shown and "by hand" in shown
+        assert "Not quite" in shown and "uses .backward()" in shown and "by hand" in shown
 
 
 def test_prose_numbers_appear_in_outputs(master):

@@ -284,6 +284,7 @@ def test_activation_data_has_exact_zeros_with_gradient_arriving():
 # -- the same verdicts through bulk grading's probe ---------------------------------------------------------
 def test_probe_passes_the_same_arguments_and_gets_the_same_verdicts(tmp_path):
     from checker.grading import probe, replay
+    from tests.inprocess_probe import probe_answers
 
     answers = {
         "log_softmax": lambda Z: torch.log(torch.softmax(Z, dim=1)),  # a named mistake in float32
@@ -294,11 +295,7 @@ def test_probe_passes_the_same_arguments_and_gets_the_same_verdicts(tmp_path):
     }
     requests = [probe.exercise_request(e) for e in EXERCISES]
     assert requests[1]["dtypes"] == ["float32", "int64"] and requests[4]["dtypes"][1] == "int64"
-    nonce, channel = probe.new_nonce(), tmp_path / "probe.jsonl"
-    namespace = dict(answers, torch=torch, F=F)
-    exec(probe.cell_source(requests, nonce, str(channel)), namespace)
-    records, _, done = probe.read_channel(channel, nonce)
-    assert done
+    records = probe_answers(requests, dict(answers, torch=torch, F=F))
     for e in EXERCISES:
         direct = checker.grade(e, answers[e.answer_name])
         replayed = replay.judge(e, records[e.id], "")

@@ -6,7 +6,6 @@ import json
 import math
 import pathlib
 import re
-import tempfile
 
 import pytest
 import torch
@@ -398,14 +397,9 @@ def test_cases_are_plain_json_values():
 
 def probe_in_process(namespace: dict) -> dict:
     """The grader's probe cell run on a namespace of answers, in this process: the raw answers."""
-    requests = [probe.exercise_request(e) for e in exercises("lesson06")]
-    nonce = probe.new_nonce()
-    with tempfile.TemporaryDirectory() as folder:
-        channel = pathlib.Path(folder) / f"probe-{nonce}.jsonl"
-        exec(probe.cell_source(requests, nonce, str(channel)), dict(namespace))
-        answers, _, done = probe.read_channel(channel, nonce)
-    assert done
-    return answers
+    from tests.inprocess_probe import probe_answers
+
+    return probe_answers([probe.exercise_request(e) for e in exercises("lesson06")], dict(namespace))
 
 
 def _answers(pick):

@@ -58,8 +58,8 @@ def test_a_node20_checkout_by_tag_fails_both_linters(tmp_path):
 @pytest.mark.parametrize("name, old, new, finding", [
     ("ci.yml", "        with:\n          persist-credentials: false\n", "", "artipacked"),
     ("ci.yml", "    permissions:\n      contents: read\n", "    permissions: write-all\n", "excessive-permissions"),
-    ("classroom.yml", 'run: python -m checker classroom "$GITHUB_WORKSPACE/notebooks/student"',
-     'run: python -m checker classroom "${{ github.event.head_commit.message }}"', "template-injection"),
+    ("classroom.yml", 'python -m checker classroom "$GITHUB_WORKSPACE/notebooks/student"',
+     'python -m checker classroom "${{ github.event.head_commit.message }}"', "template-injection"),
 ])
 def test_zizmor_fails_on_credentials_permissions_and_injection(tmp_path, name, old, new, finding):
     run = lint_workflows(copy_with(tmp_path, name, old, new))
