@@ -277,29 +277,6 @@ def _loss_1d():
     return lambda w, b: F.binary_cross_entropy_with_logits(w * x + b, y), x, y
 
 
-class _Handle:
-    def __init__(self):
-        self.updates = []
-
-    def update(self, obj):
-        self.updates.append(obj)
-
-
-@pytest.fixture
-def shown(monkeypatch):
-    """Record what the explorer displays instead of printing it."""
-    pytest.importorskip("matplotlib")
-    IPython_display = pytest.importorskip("IPython.display")
-    record = {"objects": [], "handle": _Handle()}
-
-    def display(*objs, display_id=None, **kwargs):
-        record["objects"].extend(objs)
-        return record["handle"] if display_id else None
-
-    monkeypatch.setattr(IPython_display, "display", display)
-    return record
-
-
 def test_loss_gradient_is_autograd_or_yours():
     from checker.plots import loss_gradient
 

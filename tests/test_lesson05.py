@@ -322,28 +322,6 @@ def test_integer_arguments_stay_integers_and_floats_take_the_exercise_dtype():
 
 
 # -- figures -----------------------------------------------------------------------------------------------
-class _Handle:
-    def __init__(self):
-        self.updates = []
-
-    def update(self, obj):
-        self.updates.append(obj)
-
-
-@pytest.fixture
-def shown(monkeypatch):
-    pytest.importorskip("matplotlib")
-    IPython_display = pytest.importorskip("IPython.display")
-    record = {"objects": [], "handle": _Handle()}
-
-    def display(*objs, display_id=None, **kwargs):
-        record["objects"].extend(objs)
-        return record["handle"] if display_id else None
-
-    monkeypatch.setattr(IPython_display, "display", display)
-    return record
-
-
 def _spirals():
     g = torch.Generator().manual_seed(0)
     X = torch.randn(30, 2, generator=g)
