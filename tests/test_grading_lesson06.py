@@ -13,7 +13,7 @@ import sys
 import pytest
 
 import checker
-from checker.catalog import exercises
+from checker.lessons.catalog import exercises
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NAME = "06_inside_autograd.ipynb"

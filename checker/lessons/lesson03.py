@@ -8,7 +8,8 @@ import math
 
 import torch
 
-from .exercise import Exercise, Mistake
+from ..engine.exercise import Exercise, Mistake
+from .practice import EXP_COS_POWER, NEURON_SIGMOID_TANH
 from .slips import BIAS_MISSING, SIGMOID_DERIVATIVE_PLUS
 
 
@@ -27,6 +28,7 @@ def _df_dx(x):
 
 df_dx = Exercise(
     id="lesson03.df_dx",
+    variants=EXP_COS_POWER,  # ex.df_dx.practice(): checker.lessons.practice
     title="A chain of three: df/dx for f(x) = exp(cos(x²))",
     signature="df_dx(x) -> float",
     function=lambda x: torch.exp(torch.cos(x**2)),
@@ -119,6 +121,7 @@ NEURON_INPUTS = ("w0", "x0", "w1", "x1", "w2")
 
 neuron_grad = Exercise(
     id="lesson03.neuron_grad",
+    variants=NEURON_SIGMOID_TANH,  # ex.neuron_grad.practice(): checker.lessons.practice
     title="Backprop through a sigmoid neuron f = σ(w0·x0 + w1·x1 + w2)",
     signature="neuron_grad(w0, x0, w1, x1, w2) -> (df/dw0, df/dx0, df/dw1, df/dx1, df/dw2)",
     function=lambda w0, x0, w1, x1, w2: torch.sigmoid(w0 * x0 + w1 * x1 + w2),
