@@ -49,3 +49,67 @@ def test_an_error_in_a_cell_is_the_notebooks_not_the_probes():
     out = run(DY, "1 / 0\n", DZ)
     assert [(cell, name) for cell, name, _ in out["errors"]] == [(2, "ZeroDivisionError")]
     assert called(out, lesson01.dy_dx) and called(out, lesson01.dz_dx)
+
+
+CHATTY = ("def dz_dx(x):\n"
+          "    for i in range(20_000):  # 20,000 lines a call, 33 calls: 7 MB a run if it were sent\n"
+          "        print('debug', x, 'y' * 200)\n"
+          "    return 2 * x * math.cos(x**2)\n")
+
+
+def test_what_an_answer_prints_is_kept_in_the_kernel_as_the_notebook_keeps_it():
+    import math
+
+    from checker import grade
+    from checker.grading import replay
+
+    hidden = replay.hidden_exercise(lesson01.dz_dx, b"a secret")
+    request = probe.exercise_request(lesson01.dz_dx, hidden)
+    out = execute.execute([{"source": s, "tags": []} for s in (SETUP, CHATTY)], [request], cell_timeout=30,
+                          notebook_timeout=120)
+    answer = out["answers"][lesson01.dz_dx.id]
+    assert out["output_bytes"] < 1000 and "stop" not in answer  # nothing sent, no time limit hit
+    bulk = replay.judge(lesson01.dz_dx, answer, "?", hidden=hidden)
+    namespace = {"math": math}
+    exec(CHATTY, namespace)
+    notebook = grade("lesson01.dz_dx", namespace["dz_dx"])
+    assert bulk.status == notebook.status == "correct"
+    assert bulk.printed == notebook.printed and "more lines)" in bulk.printed  # the notebook's points, not the secret ones
+
+
+def test_a_missing_class_is_named_as_a_class():
+    from checker import lesson06
+    from checker.grading import replay
+
+    message = replay.judge(lesson06.engine, {"missing": True}, "?").message
+    assert "`class Value`" in message and "def Value" not in message
+    assert "`def dz_dx(...)`" in replay.judge(lesson01.dz_dx, {"missing": True}, "?").message
+
+
+def test_notes_name_a_cell_as_the_student_finds_it():
+    from checker.grading import batch, submissions
+
+    nb = {"cells": [{"cell_type": "markdown", "source": "# Lesson"},
+                    {"cell_type": "code", "source": "import math\n", "metadata": {}},
+                    {"cell_type": "markdown", "source": "text"},
+                    {"cell_type": "code", "source": "\n# my helper\nx = 1 / 0\n", "metadata": {}}],
+          "metadata": {"course": {"generated_from": "notebooks/master/01_derivatives.ipynb"}}}
+    import json
+
+    parsed = submissions.parse(submissions.NotebookFile("s00_untouched.ipynb", json.dumps(nb)), ["lesson01"])
+    assert [c["number"] for c in parsed.cells] == [2, 4]
+    assert not any("named like" in n for n in parsed.notes)  # "s00_" is not a lesson number
+    raw = {"errors": [(1, "ZeroDivisionError", "division by zero")], "timed_out": [], "died": [],
+           "skipped_from": None, "deadline_hit": False, "output_bytes": 0}
+    assert batch.notes_from_run(raw, 300, 60, parsed.cells) == [
+        "cell 4 (`# my helper`) raised ZeroDivisionError: division by zero"]
+
+
+@pytest.mark.parametrize("name, lesson", [("01_derivatives.ipynb", "lesson01"),
+                                          ("Copy of 03_chain_rule.ipynb", "lesson03"),
+                                          ("alice_06_inside_autograd.ipynb", "lesson06"),
+                                          ("s00_untouched.ipynb", None), ("v2_final.ipynb", None)])
+def test_the_lesson_a_file_name_gives(name, lesson):
+    from checker.grading import submissions
+
+    assert submissions._lesson_from(name) == lesson

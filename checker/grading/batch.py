@@ -47,12 +47,23 @@ def worker_grace(timeout: float) -> float:
 MAX_WORKER_RUNS = 2  # a notebook whose worker fails twice gets 0
 
 
-def _cell_name(index: int) -> str:
-    return f"cell {index + 1}"
+def cell_name(index: int, cells: Sequence[dict] = ()) -> str:
+    """A run's cell (an index among the code cells that ran) as the student finds it: its place among all
+    the notebook's cells, Markdown included, and its first line."""
+    if not 0 <= index < len(cells):
+        return f"code cell {index + 1}"
+    cell = cells[index]
+    first = next((line.strip() for line in cell["source"].splitlines() if line.strip()), "")
+    first = first if len(first) <= 60 else first[:57] + "..."
+    return f"cell {cell.get('number', index + 1)} (`{first}`)"
 
 
-def notes_from_run(raw: dict, notebook_timeout: float, cell_timeout: float) -> list[str]:
+def notes_from_run(raw: dict, notebook_timeout: float, cell_timeout: float, cells: Sequence[dict] = ()) -> list[str]:
     notes = []
+
+    def _cell_name(index: int) -> str:
+        return cell_name(index, cells)
+
     for index, ename, evalue in raw["errors"][:10]:
         notes.append(f"{_cell_name(index)} raised {ename}: {evalue}".rstrip(": "))
     if len(raw["errors"]) > 10:
@@ -320,7 +331,7 @@ def grade_submissions(paths: list[str], *, lessons: Sequence[str], jobs: Optiona
         lesson = job.parsed.lesson
         try:
             if problem is None:
-                notes = job.parsed.notes + job.notes + notes_from_run(raw, job.timeout, cell_timeout)
+                notes = job.parsed.notes + job.notes + notes_from_run(raw, job.timeout, cell_timeout, job.parsed.cells)
                 results = judge_notebook(lesson, raw, None, job.timeout, plans[lesson])
                 ran_to_end = bool(raw.get("probe_done")) and not raw.get("deadline_hit") and not raw["died"] \
                     and not raw["failures"]

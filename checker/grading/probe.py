@@ -99,6 +99,50 @@ _float_repr, _int_repr, _str_str, _float_float = float.__repr__, int.__repr__, s
 _int_int = int.__int__
 _USER_NS = USER_NS
 _FD = FD
+_sys = sys
+
+
+class _Printed:
+    """Where the answer's prints go while the probe reads it, kept as checker.engine.guard.Printed keeps them
+    in the notebook's check (the first 10 lines, 2000 characters, each line cut at 500; the rest counted), so
+    that printing costs no output traffic here and the verdict shows what the notebook's did."""
+
+    def __init__(self):
+        self.kept, self.lines, self.partial = [], 0, ""
+
+    def write(self, text):
+        text = _str_str(text) if isinstance(text, str) else "?"
+        pieces = (self.partial + text).split("\n")
+        self.partial = pieces.pop()
+        for line in pieces:
+            self._keep(line)
+        return len(text)
+
+    def _keep(self, line):
+        self.lines += 1
+        if len(self.kept) < 10 and sum(len(k) for k in self.kept) < 2000:
+            self.kept.append(line[:500])
+
+    def text(self):
+        kept, lines = list(self.kept), self.lines
+        if self.partial:  # an unfinished last line counts, as in the notebook
+            lines += 1
+            if len(kept) < 10 and sum(len(k) for k in kept) < 2000:
+                kept.append(self.partial[:500])
+        if not lines:
+            return ""
+        more = lines - len(kept)
+        return "\n".join(kept) + (("\n... (" + _int_repr(more) + " more line" + ("s" if more != 1 else "") + ")")
+                                   if more else "")
+
+    def flush(self):
+        pass
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
 
 if torch is not None:
     _TB = getattr(torch._C, "TensorBase", None) or torch._C._TensorBase
@@ -388,7 +432,7 @@ def _refuse(what, original):
     return refuse
 
 
-def _body(ex, record):
+def _body(ex, record, printed):
     """Fill `record` for one exercise. Runs under the alarm: student code may run anywhere here."""
     name = ex["name"]
     if name not in _USER_NS:
@@ -456,6 +500,8 @@ def _body(ex, record):
                     raise
                 record["calls"].append(encode(value))
                 used.append(counter[0] > before)
+                if len(record["calls"]) == ex.get("n_public"):  # what the notebook's check saw printed
+                    record["printed"] = printed.text()
     finally:
         for owner, attr, original in reversed(saved):
             setattr(owner, attr, original)
@@ -469,12 +515,15 @@ def _check(ex):
     def on_alarm(signum, frame):
         raise Timeout()
 
+    printed = _Printed()
+    shown = (_sys.stdout, _sys.stderr)
     try:
+        _sys.stdout = _sys.stderr = printed  # as the notebook's check does: prints are kept here, not sent
         if in_main:  # repeating: code that swallows one Timeout gets the next one
             previous = _signal(_SIGALRM, on_alarm)
             _setitimer(_ITIMER_REAL, ex["time_limit"], 0.25)
         try:
-            _body(ex, record)
+            _body(ex, record, printed)
         except Timeout:
             record["stop"] = {"kind": "timeout"}
         except AutogradUsed as err:
@@ -496,6 +545,9 @@ def _check(ex):
         if in_main:
             _setitimer(_ITIMER_REAL, 0)
             _signal(_SIGALRM, previous if previous is not None else signal.SIG_DFL)
+        _sys.stdout, _sys.stderr = shown
+    if "printed" not in record and printed.lines + (1 if printed.partial else 0):  # stopped before the last point
+        record["printed"] = printed.text()
     if "value" in record or "missing" in record or "callable" in record:
         return record
     if record.get("stop", {}).get("kind") == "timeout":  # reading a value back ran past the limit
@@ -609,6 +661,7 @@ def exercise_request(ex, hidden=None) -> dict:
         for exercise in (ex, hidden) if hidden is not None else (ex,):
             ref = sampled_reference(exercise)
             entry["points"] += [[_point(v, ex.pass_as) for v in ref.points[i]] for i in ref.valid]
+            entry.setdefault("n_public", len(entry["points"]))  # the notebook's own points come first
         ref = sampled_reference(ex)
         entry["dtypes"] = [_dtype(ex, v) for v in ref.points[ref.valid[0]]]
         if ref.dtypes is not None:  # judged in several precisions: the one of each point's floats

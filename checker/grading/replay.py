@@ -301,11 +301,24 @@ def judge(ex, answer: Optional[dict], why_missing: str, budget: Optional[Budget]
     follow the public ones in the answer's calls.
     """
     budget = budget if budget is not None else Budget()
+    result = _judged(ex, answer, why_missing, budget, hidden)
+    printed = answer.get("printed") if isinstance(answer, dict) else None
+    if isinstance(printed, str) and printed:
+        result.printed = printed[:6000]  # what the answer printed at the notebook's points, as the notebook showed it
+    return result
+
+
+def _judged(ex, answer: Optional[dict], why_missing: str, budget: Budget, hidden) -> Result:
     if not isinstance(answer, dict):
         return not_graded(ex, why_missing)
     name = ex.answer_name
     if answer.get("missing"):
-        defined = f"`{name} = ...`" if ex.kind == "value" else f"`def {name}(...)`"
+        if ex.kind == "value":
+            defined = f"`{name} = ...`"
+        elif (ex.signature or "").lstrip().startswith("class "):
+            defined = f"`class {name}`"
+        else:
+            defined = f"`def {name}(...)`"
         return not_graded(ex, f"the notebook does not define `{name}`. The cell with {defined} was deleted "
                               f"or renamed, or it did not run.")
     if answer.get("died"):

@@ -291,7 +291,8 @@ def load(sub: Submission) -> Submission:
 
 
 # -- parsing ----------------------------------------------------------------------------------
-_LESSON_IN_NAME = re.compile(r"(?<!\d)(\d\d)_[A-Za-z]")
+# "01_derivatives.ipynb", "Copy of 01_derivatives.ipynb", "alice_01_derivatives.ipynb"; not "s00_untouched"
+_LESSON_IN_NAME = re.compile(r"(?<![A-Za-z0-9])(\d\d)_[A-Za-z]")
 
 
 def _lesson_from(name: str) -> Optional[str]:
@@ -301,7 +302,7 @@ def _lesson_from(name: str) -> Optional[str]:
 
 @dataclass
 class Parsed:
-    cells: list[dict]  # the code cells to run, in order: {"source": str, "tags": [str]}
+    cells: list[dict]  # the code cells to run, in order: {"source", "tags", "number": its place among all cells}
     lesson: Optional[str]
     problem: Optional[str]  # why it cannot be graded at all
     notes: list[str]
@@ -318,7 +319,7 @@ def _text(value) -> Optional[str]:
 
 def _code_cells(data: dict, notes: list[str]) -> list[dict]:
     cells, odd = [], 0
-    for cell in data.get("cells", []):
+    for number, cell in enumerate(data.get("cells", []), 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = _text(cell.get("source", ""))
@@ -329,7 +330,7 @@ def _code_cells(data: dict, notes: list[str]) -> list[dict]:
             continue
         metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
         tags = metadata.get("tags") if isinstance(metadata.get("tags"), list) else []
-        cells.append({"source": source, "tags": [t for t in tags if isinstance(t, str)][:20]})
+        cells.append({"source": source, "tags": [t for t in tags if isinstance(t, str)][:20], "number": number})
     if odd:
         notes.append(f"{odd} code cell{'s' if odd > 1 else ''} had a source that is not text and "
                      f"{'were' if odd > 1 else 'was'} not run")
