@@ -178,7 +178,7 @@ def test_cells_of_the_wrong_shape_are_skipped():
                                                              "metadata": {"tags": [1, None, "ok"]}}]
     parsed = submissions.parse(submissions.NotebookFile(NAME, json.dumps(nb)), ("lesson01",))
     assert parsed.problem is None
-    assert parsed.cells[-1] == {"source": "x = 1", "tags": ["ok"]}
+    assert parsed.cells[-1] == {"source": "x = 1", "tags": ["ok"], "number": len(nb["cells"])}
 
 
 def test_a_batch_of_broken_submissions_always_ends_with_a_complete_gradebook(tmp_path):
