@@ -377,3 +377,15 @@ def test_surface_figure_draws_arrow_and_path():
     fig = loss_surface_figure(lambda w, b: torch.tensor(float(w) ** 2 + float(b) ** 2), 1.0, 1.0, n=5,
                               grad=lambda w, b: (2 * w, 2 * b))
     assert "(2, 2)" in fig.axes[0].get_title()
+
+
+# -- the exercise edition --------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["scalar_grads", "dL_dz", "stable_bce", "grad_vectorized"])
+def test_exercise_edition_has_stubs_reported_not_attempted(name):
+    cells = [c for c in _cells(STUDENT) if c["cell_type"] == "code"]
+    stub = next(c for c in cells if "".join(c["source"]).startswith(f"def {name}("))
+    source = "".join(stub["source"])
+    assert "raise NotImplementedError" in source and "BEGIN SOLUTION" not in source
+    check = next(c for c in cells if f"ex.{name}.check({name})" in "".join(c["source"]))
+    shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in check["outputs"])
+    assert "Not attempted" in shown, shown[:300]
