@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from checker.catalog import find
 from checker.grading import cli
+from checker.lessons.catalog import find
 
 DZ = "lesson01.dz_dx"
 

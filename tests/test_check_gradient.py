@@ -4,7 +4,7 @@ import math
 import torch
 
 import checker
-from checker.exercise import Tolerance
+from checker.engine.exercise import Tolerance
 
 
 def test_two_inputs_correct_and_wrong():

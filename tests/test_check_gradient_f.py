@@ -208,7 +208,7 @@ def test_check_gradient_never_raises(label, args, kwargs):
 
 
 def test_an_f_that_loops_is_stopped(monkeypatch):
-    from checker import gradient
+    from checker.engine import gradient
 
     monkeypatch.setattr(gradient, "F_TIME_LIMIT", 0.3)
     result = check_gradient(lambda x: 1.0, lambda x: _loops(x), 1.0)

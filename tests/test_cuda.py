@@ -9,7 +9,7 @@ import torch
 
 import checker
 from checker import lesson01
-from checker.catalog import all_exercises
+from checker.lessons.catalog import all_exercises
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 CUDA = "cuda"

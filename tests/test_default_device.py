@@ -14,7 +14,7 @@ import torch
 
 import checker
 from checker import lesson01
-from checker.catalog import all_exercises
+from checker.lessons.catalog import all_exercises
 
 EXERCISES = all_exercises()
 
@@ -87,7 +87,7 @@ def test_lesson_modules_imported_after_set_default_device_hold_cpu_data():
         torch.set_default_device("meta")
         from checker import lesson02, lesson04
         import checker
-        from checker.catalog import all_exercises
+        from checker.lessons.catalog import all_exercises
         bad = [ex.id for ex in all_exercises() if checker.grade(ex.id, ex.solution_fn).status != "correct"]
         assert not bad, bad
         assert torch.get_default_device().type == "meta"
@@ -98,7 +98,7 @@ def test_lesson_modules_imported_after_set_default_device_hold_cpu_data():
 
 
 def test_lesson_figures_under_a_meta_default_device(meta_default):
-    from checker import plots
+    from checker.figures import plots
 
     fig = plots.tangent_figure(lambda x: torch.sin(x**2), at=[1.0])
     assert fig.axes

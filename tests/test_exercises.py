@@ -4,9 +4,9 @@ import pytest
 import torch
 
 import checker
-from checker.catalog import all_exercises
-from checker.judge import compute_reference, evaluate, sample_points
-from checker.selftest import mistake_answer, stub_for
+from checker.engine.judge import compute_reference, evaluate, sample_points
+from checker.lessons.catalog import all_exercises
+from checker.lessons.selftest import mistake_answer, stub_for
 
 EXERCISES = all_exercises()
 IDS = [ex.id for ex in EXERCISES]

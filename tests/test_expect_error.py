@@ -20,7 +20,7 @@ def test_the_expected_error_is_caught_and_shown(capsys):
 
 
 def test_the_students_line_not_the_library_line_is_named():
-    from checker.graph import draw_graph
+    from checker.figures.graph import draw_graph
 
     x = torch.tensor(3.0, requires_grad=True)
     with expect_error(ValueError, show=False) as caught:

@@ -75,14 +75,14 @@ WRONG_EVERYWHERE = dict(dy_dx="def dy_dx(x):\n    return x\n", dz_dx=WRONG_DZ,
                         dg_dx="def dg_dx(x):\n    return math.cos(x)\n")
 
 TAMPER_CHECKER = """
-import checker, checker.judge
+import checker, checker.engine.judge
 from checker import Exercise
-from checker.result import Result
+from checker.engine.result import Result
 
 def always_correct(exercise, answer, **kwargs):
     return Result(exercise.id, "correct", "Correct!", score=1.0)
 
-checker.grade = checker.judge.grade = always_correct
+checker.grade = checker.engine.judge.grade = always_correct
 Exercise.check = lambda self, answer, **kwargs: always_correct(self, answer)
 print(ex.dz_dx.check(dz_dx))
 """

@@ -32,8 +32,8 @@ import pytest
 import torch
 
 import checker
-from checker.catalog import LESSONS, all_exercises, exercises, find
 from checker.grading import batch, cli, exports, probe, processes, replay, submissions
+from checker.lessons.catalog import LESSONS, all_exercises, exercises, find
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STUDENT = ROOT / "notebooks" / "student" / "01_derivatives.ipynb"
@@ -549,24 +549,24 @@ def test_extra_points_come_from_the_runs_secret():
     a, b = replay.hidden_exercise(ex, b"one"), replay.hidden_exercise(ex, b"two")
     assert a.points == replay.hidden_exercise(ex, b"one").points  # same secret, same points
     assert a.points != b.points and len(a.points) == replay.N_HIDDEN
-    assert not set(a.points) & set(checker.judge.sample_points(ex))
+    assert not set(a.points) & set(checker.engine.judge.sample_points(ex))
     lo, hi = ex.domain["x"]
     assert all(lo <= p[0] <= hi for p in a.points)
     assert replay.hidden_exercise(find("lesson02.two_backward"), b"one") is None
     for ex in all_exercises():  # every exercise can be hidden-checked, samplers included
         hidden = replay.hidden_exercise(ex, b"s")
-        assert ex.kind == "value" or len(checker.judge.sampled_reference(hidden).valid) >= replay.N_HIDDEN // 2
+        assert ex.kind == "value" or len(checker.engine.judge.sampled_reference(hidden).valid) >= replay.N_HIDDEN // 2
 
 
 def test_a_table_of_the_public_points_fails_at_the_secret_ones():
     ex = find("lesson01.dz_dx")
     hidden = replay.hidden_exercise(ex, b"secret")
-    public = checker.judge.sampled_reference(ex).expected[0].tolist()
+    public = checker.engine.judge.sampled_reference(ex).expected[0].tolist()
     table = _raw_answer(ex, public + [0.0] * replay.N_HIDDEN)  # right where it was told, 0 elsewhere
     result = replay.judge(ex, table, "missing", hidden=hidden)
     assert result.status == "incorrect" and result.score == 0
     assert f"not at {replay.N_HIDDEN} further points drawn for this grading run" in result.message
-    honest = [2 * p[0] * math_cos(p[0] ** 2) for p in checker.judge.sample_points(ex)
+    honest = [2 * p[0] * math_cos(p[0] ** 2) for p in checker.engine.judge.sample_points(ex)
               + list(hidden.points)]
     result = replay.judge(ex, _raw_answer(ex, honest), "missing", hidden=hidden)
     assert result.passed
@@ -580,7 +580,7 @@ def test_a_right_answer_gets_the_same_result_whatever_the_secret():
     got = set()
     for secret in (b"a", b"b", b"c"):
         hidden = replay.hidden_exercise(ex, secret)
-        xs = [p[0] for p in checker.judge.sample_points(ex) + list(hidden.points)]
+        xs = [p[0] for p in checker.engine.judge.sample_points(ex) + list(hidden.points)]
         answer = _raw_answer(ex, [math.sin(x) + x * math.cos(x) for x in xs])
         got.add(json.dumps(replay.judge(ex, answer, "missing", hidden=hidden).to_dict(), sort_keys=True))
     assert len(got) == 1 and json.loads(got.pop())["status"] == "correct"
@@ -596,7 +596,7 @@ def test_a_forged_autograd_flag_is_all_a_replay_can_claim():
     from checker import lesson02
 
     ex = lesson02.fix_zeroing
-    points = [p[0] for p in checker.judge.sample_points(ex)]
+    points = [p[0] for p in checker.engine.judge.sample_points(ex)]
     values = [2 * x * math_cos(x**2) for x in points]
     no_flags = _raw_answer(ex, values)
     assert replay.judge(ex, no_flags, "missing").mistake == "not-by-autograd"
@@ -902,7 +902,7 @@ builtins.open = _forged_open
 
 TABLE_FORGER = """
 from checker import lesson01 as _lesson
-from checker.judge import sampled_reference as _ref
+from checker.engine.judge import sampled_reference as _ref
 
 def _table(ex):  # autograd's values at the exercise's fixed, public sample points
     ref = _ref(ex)

@@ -91,7 +91,7 @@ def test_safe_names():
 
 def test_import_checker_stays_light():
     # (tqdm is left out: torch itself imports it when it is installed)
-    code = ("import sys, checker, checker.catalog; "
+    code = ("import sys, checker, checker.lessons.catalog; "
             "print(sorted(m for m in ('nbclient', 'nbformat', 'jupyter_client', 'checker.grading') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

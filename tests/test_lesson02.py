@@ -8,15 +8,16 @@ import pytest
 import torch
 
 import checker
-from checker import graph, lesson02
-from checker.catalog import exercises as lesson_exercises
+from checker import lesson02
+from checker.figures import graph
+from checker.lessons.catalog import exercises as lesson_exercises
 from tests.notebook_errors import shown_errors
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MASTER = ROOT / "notebooks" / "master" / "02_autograd.ipynb"
 
 
-# -- checker.graph ----------------------------------------------------------------
+# -- checker.figures.graph ----------------------------------------------------------------
 def test_graph_of_sin_of_square():
     x = torch.tensor(3.0, requires_grad=True)
     y = x**2
@@ -124,7 +125,7 @@ def test_figure_has_one_box_per_node_and_one_arrow_per_edge():
 
 
 def test_figure_png_is_the_same_every_time():
-    from checker.render import figure_png
+    from checker.engine.render import figure_png
 
     def png():
         x = torch.tensor(3.0, requires_grad=True)
@@ -136,7 +137,7 @@ def test_figure_png_is_the_same_every_time():
 def test_importing_the_graph_module_does_not_import_matplotlib():
     import subprocess
 
-    code = "import checker.graph, sys; print('matplotlib' in sys.modules)"
+    code = "import checker.figures.graph, sys; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -12,9 +12,9 @@ import torch
 
 import checker
 from checker import lesson03
-from checker.catalog import exercises as lesson_exercises
-from checker.compgraph import graph_figure, layout
-from checker.judge import compute_reference
+from checker.engine.judge import compute_reference
+from checker.figures.compgraph import graph_figure, layout
+from checker.lessons.catalog import exercises as lesson_exercises
 from tests.notebook_errors import shown_errors
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -224,7 +224,7 @@ def test_graph_figure_draws_values_and_grads():
 
 
 def test_import_checker_stays_light():
-    code = "import sys, checker, checker.compgraph; print('matplotlib' in sys.modules)"
+    code = "import sys, checker, checker.figures.compgraph; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

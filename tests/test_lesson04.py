@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 import checker
 from checker import lesson04 as ex
-from checker.judge import compute_reference, sample_points
+from checker.engine.judge import compute_reference, sample_points
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MASTER = ROOT / "notebooks" / "master" / "04_logistic_regression.ipynb"
@@ -327,7 +327,7 @@ def _loss_1d():
 
 
 def test_loss_gradient_is_autograd_or_yours():
-    from checker.plots import loss_gradient
+    from checker.figures.plots import loss_gradient
 
     loss, x, y = _loss_1d()
     p = torch.sigmoid(0.5 * x - 0.25)
@@ -340,7 +340,7 @@ def test_explorer_sliders_redraw(shown):
     pytest.importorskip("ipywidgets")
     from IPython.display import Image
 
-    from checker.plots import explore_loss_surface
+    from checker.figures.plots import explore_loss_surface
 
     loss, _, _ = _loss_1d()
     explore_loss_surface(loss, (-2.0, 4.0), (-3.0, 3.0), w0=-1.0, b0=2.0, path=[(-1.0, 2.0), (0.0, 1.0)], n=21)
@@ -356,7 +356,7 @@ def test_explorer_sliders_redraw(shown):
 def test_explorer_without_ipywidgets_shows_one_figure(shown, monkeypatch, capsys):
     from IPython.display import Image
 
-    from checker.plots import explore_loss_surface
+    from checker.figures.plots import explore_loss_surface
 
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import fails
     loss, _, _ = _loss_1d()
@@ -367,7 +367,7 @@ def test_explorer_without_ipywidgets_shows_one_figure(shown, monkeypatch, capsys
 
 def test_surface_figure_draws_arrow_and_path():
     pytest.importorskip("matplotlib")
-    from checker.plots import loss_surface_figure
+    from checker.figures.plots import loss_surface_figure
 
     loss, _, _ = _loss_1d()
     fig = loss_surface_figure(loss, 0.0, 0.0, path=[(0.0, 0.0), (0.5, 0.1)], n=11)

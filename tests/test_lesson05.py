@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import checker
 from checker import lesson05 as ex
-from checker.judge import _arguments, compute_reference, sample_points
+from checker.engine.judge import _arguments, compute_reference, sample_points
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MASTER = ROOT / "notebooks" / "master" / "05_backprop_network.ipynb"
@@ -338,7 +338,7 @@ def test_training_explorer_sliders_retrain_and_redraw(shown):
     pytest.importorskip("ipywidgets")
     from IPython.display import Image
 
-    from checker.netplots import explore_training
+    from checker.figures.netplots import explore_training
 
     calls = []
     X, y = _spirals()
@@ -356,7 +356,7 @@ def test_training_explorer_sliders_retrain_and_redraw(shown):
 def test_training_explorer_without_ipywidgets_shows_one_figure(shown, monkeypatch, capsys):
     from IPython.display import Image
 
-    from checker.netplots import explore_training
+    from checker.figures.netplots import explore_training
 
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     X, y = _spirals()
@@ -367,7 +367,7 @@ def test_training_explorer_without_ipywidgets_shows_one_figure(shown, monkeypatc
 
 def test_static_figures():
     pytest.importorskip("matplotlib")
-    from checker import netplots
+    from checker.figures import netplots
 
     fig = netplots.activation_figure()
     assert "slope at a = 0: 0" in fig.axes[2].get_legend().get_texts()[0].get_text()

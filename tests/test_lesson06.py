@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 
 import checker
-from checker import harness
 from checker import lesson06 as ex
-from checker.catalog import exercises
+from checker.engine import harness
+from checker.engine.judge import sample_points, sampled_reference
 from checker.grading import probe, replay
-from checker.judge import sample_points, sampled_reference
+from checker.lessons.catalog import exercises
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MASTER = ROOT / "notebooks" / "master" / "06_inside_autograd.ipynb"
@@ -378,7 +378,7 @@ def test_engine_stub_is_not_attempted_and_the_student_edition_has_that_stub():
 
 # == the harness module and bulk grading ============================================================
 def test_harness_module_runs_alone_from_its_source():
-    """Bulk grading sends checker/harness.py's text to the student's kernel: it must import nothing else."""
+    """Bulk grading sends checker/engine/harness.py's text to the student's kernel: it must import nothing else."""
     source = pathlib.Path(harness.__file__).read_text()
     assert not re.search(r"^\s*from \.(?!convert import BadAnswer)", source, re.MULTILINE)
     space = {"__name__": "alone"}
@@ -418,7 +418,7 @@ BAD_FORMS = {
 
 @pytest.mark.parametrize("pick", [
     lambda e: e.solution_fn,
-    lambda e: e.stub if e.stub is not None else checker.selftest.stub,
+    lambda e: e.stub if e.stub is not None else checker.lessons.selftest.stub,
     *[lambda e, k=k: e.mistakes[min(k, len(e.mistakes) - 1)].answer for k in range(9)],
     lambda e: BAD_FORMS[e.answer_name],
 ], ids=["solutions", "stubs", *[f"mistake-{k}" for k in range(9)], "bad-forms"])

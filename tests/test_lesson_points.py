@@ -11,10 +11,10 @@ import torch
 
 import checker
 from checker import lesson01, lesson02, lesson03
-from checker.catalog import all_exercises
-from checker.convert import BadAnswer
-from checker.diagnose import _mistake_outputs
-from checker.judge import sampled_reference
+from checker.engine.convert import BadAnswer
+from checker.engine.diagnose import _mistake_outputs
+from checker.engine.judge import sampled_reference
+from checker.lessons.catalog import all_exercises
 
 CASES = [(ex, m) for ex in all_exercises() if ex.kind != "value" and ex.points for m in ex.mistakes
          if not m.agrees_at_lesson_points]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import checker
-from checker.catalog import all_exercises
+from checker.lessons.catalog import all_exercises
 from tests.inprocess_probe import bulk_grade
 
 FLOATING = sorted({d for d in (getattr(torch, n) for n in dir(torch))

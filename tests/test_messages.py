@@ -8,10 +8,10 @@ import torch
 
 import checker
 from checker import lesson01, lesson02, lesson03, lesson04
-from checker.catalog import all_exercises
-from checker.render import hint_markdown, hint_text, markdown_escape
-from checker.result import Hint
-from checker.selftest import stub
+from checker.engine.render import hint_markdown, hint_text, markdown_escape
+from checker.engine.result import Hint
+from checker.lessons.catalog import all_exercises
+from checker.lessons.selftest import stub
 from tests.inprocess_probe import bulk_grade
 
 DZ = lesson01.dz_dx

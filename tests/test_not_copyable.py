@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 import checker
-from checker.catalog import all_exercises, find
+from checker.lessons.catalog import all_exercises, find
 from tools.editions import INSTRUCTOR_ONLY_TAGS, strip_solutions
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from checker import plots
+from checker.figures import plots
 
 
 def test_tangent_figure_draws_curve_and_tangents():

@@ -1,4 +1,4 @@
-"""Practice variants (checker.practice): every family, for seeds 0..29."""
+"""Practice variants (checker.lessons.practice): every family, for seeds 0..29."""
 import subprocess
 import sys
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import checker
-from checker.judge import compute_reference, grade
-from checker.practice import FAMILIES, coincide
+from checker.engine.judge import compute_reference, grade
+from checker.lessons.practice import FAMILIES, coincide
 
 SEEDS = range(30)
 LESSONS_WITH_PRACTICE = ("lesson01", "lesson02", "lesson03", "lesson04", "lesson05")
@@ -117,7 +117,7 @@ def test_families_belong_to_real_exercises():
 
 
 def test_import_checker_does_not_import_practice():
-    code = "import sys, checker; print('checker.practice' in sys.modules)"
+    code = "import sys, checker; print('checker.lessons.practice' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

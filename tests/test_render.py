@@ -6,7 +6,7 @@ import sys
 
 import checker
 from checker import lesson01
-from checker.result import Result
+from checker.engine.result import Result
 
 
 def test_html_and_text_for_each_status():

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 import checker
-from checker.catalog import find
 from checker.grading import cli, report, report_render
+from checker.lessons.catalog import find
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DY, DZ, DG = "lesson01.dy_dx", "lesson01.dz_dx", "lesson01.dg_dx"

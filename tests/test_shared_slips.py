@@ -1,4 +1,4 @@
-"""A slip named in one exercise is named wherever it can occur (checker/slips.py: declared once).
+"""A slip named in one exercise is named wherever it can occur (checker/lessons/slips.py: declared once).
 
 The table lists, for each exercise, which of the shared slips apply to it; each attached slip keeps the
 shared explanation, and a real answer making the slip is named in every exercise of the table.
@@ -9,8 +9,9 @@ import pytest
 import torch
 
 import checker
-from checker import lesson02, lesson03, lesson04, slips
-from checker.catalog import all_exercises
+from checker import lesson02, lesson03, lesson04
+from checker.lessons import slips
+from checker.lessons.catalog import all_exercises
 
 SHARED = {value.id: value for value in vars(slips).values() if isinstance(value, slips.Slip)}
 

@@ -11,7 +11,7 @@ from torch import nn
 
 import checker
 from checker import lesson04
-from checker.judge import checked_points, sampled_reference
+from checker.engine.judge import checked_points, sampled_reference
 from tests.inprocess_probe import bulk_grade
 
 EX = lesson04.stable_bce

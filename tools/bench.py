@@ -67,8 +67,8 @@ def wrong_answer(ex):
 
 
 def check_latencies() -> list[tuple[str, int, float, float]]:
-    from checker.catalog import all_exercises
-    from checker.judge import sample_points
+    from checker.engine.judge import sample_points
+    from checker.lessons.catalog import all_exercises
 
     rows = []
     for ex in all_exercises():
@@ -135,8 +135,8 @@ def nbclient_floor(paths: list[str]) -> float:
 
 
 def grading_throughput() -> None:
-    from checker.catalog import LESSONS
     from checker.grading.batch import grade_submissions
+    from checker.lessons.catalog import LESSONS
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = grading_submissions(Path(tmp))
@@ -171,8 +171,8 @@ def synthetic_class(folder: Path, n: int = 500) -> None:
     import json
     import random
 
-    from checker.catalog import all_exercises
     from checker.grading.report import DIAGNOSES
+    from checker.lessons.catalog import all_exercises
 
     rng = random.Random(13)
     exercises = all_exercises()

@@ -10,7 +10,7 @@ Modules, one job each, lowest first: `processes` (process hygiene with what Linu
 without root), `submissions` (what was submitted, read within bounds, which lesson),
 `probe` (the cells sent to the student's kernel and the pipe back), `execute` (running a
 notebook and the probe in a fresh kernel, in a worker), `replay` (judging the kernel's
-answers with checker.judge, at the lesson's points and the run's secret ones), `batch`
+answers with checker.engine.judge, at the lesson's points and the run's secret ones), `batch`
 (one worker per notebook, reports), `exports` (CSV, JSON, Gradescope, Classroom),
 `report` (the class report, computed) and `report_render` (its page and CSV), `cli`.
 Nothing here is imported by `import checker`.

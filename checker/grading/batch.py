@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Callable, Optional, Sequence
 
-from ..catalog import LESSONS, exercises
+from ..lessons.catalog import LESSONS, exercises
 from . import execute, probe, processes, replay, submissions
 
 MAX_RESULT_BYTES = probe.MAX_CHANNEL_BYTES + 2_000_000  # a worker's reply: the probe's data and notes

@@ -57,6 +57,7 @@ def _client_class():
             self.timed_out: list[int] = []
             self.current_index = -1
             self.connection_file = connection_file
+            self.probe_index = -1  # where the probe cell sits in nb.cells (set by _run)
 
         def create_kernel_manager(self):
             km = super().create_kernel_manager()
@@ -68,7 +69,7 @@ def _client_class():
             content = msg.get("content", {})
             text = content.get("text")
             size = len(text) if isinstance(text, str) else len(str(content.get("data", "")))
-            if cell_index == -1 and size < 20_000 and len(outs) < 20:  # the probe's own errors, for the notes
+            if cell_index == self.probe_index and size < 20_000 and len(outs) < 20:  # the probe's errors, for the notes
                 return super().output(outs, msg, display_id, cell_index)
             self.output_bytes += size
             return None
@@ -122,20 +123,29 @@ async def _watch_probe(client, channel: probe.Channel, limits: dict[str, float],
 async def _run(nb, cells: list[int], prelude, probe_cell, state: dict, cell_timeout: float, deadline: float,
                workdir: str, env: dict, channel: probe.Channel, nonce: str, limits: dict[str, float],
                connection_file: str) -> None:
-    """Run the prelude, `cells` of nb, then the probe cell, in one new kernel. Raises DeadKernelError."""
+    """Run the prelude, `cells` of nb, then the probe cell, in one new kernel. Raises DeadKernelError.
+
+    The prelude and the probe get cell indices of their own, past the notebook's cells: nbclient
+    stores every executed cell back at its index (a negative index would overwrite one of the
+    notebook's own cells, which a kernel restart then runs as the prelude instead of the answer).
+    """
     Client = _client_class()
+    n_cells = len(cells_of(nb))
+    nb.cells[n_cells:] = [prelude, probe_cell]
+    prelude_index, probe_index = n_cells, n_cells + 1
     client = Client(
         nb, timeout=max(1, int(cell_timeout)), kernel_name="python3", allow_errors=True,
         interrupt_on_timeout=True, record_timing=False, store_widget_state=False,
         shutdown_kernel="immediate", startup_timeout=60, iopub_timeout=4,
         resources={"metadata": {"path": workdir}}, connection_file=connection_file,
     )
+    client.probe_index = probe_index
     state["client"] = client
 
     async def on_cell_executed(cell, cell_index, execute_reply):
         content = (execute_reply or {}).get("content", {})
         deliberate = "raises-exception" in cell.get("metadata", {}).get("tags", [])  # a lesson's own demo
-        if content.get("status") == "error" and cell_index >= 0 and not deliberate:
+        if content.get("status") == "error" and 0 <= cell_index < n_cells and not deliberate:
             state["errors"].append((cell_index, str(content.get("ename", ""))[:100],
                                     str(content.get("evalue", ""))[:300]))
 
@@ -150,7 +160,7 @@ async def _run(nb, cells: list[int], prelude, probe_cell, state: dict, cell_time
             pass
         state["running"] = "start"
         client.timeout = 60
-        await client.async_execute_cell(prelude, -2, store_history=False)
+        await client.async_execute_cell(prelude, prelude_index, store_history=False)
         for index in cells:
             remaining = deadline - time.monotonic()
             if remaining <= 1:
@@ -169,7 +179,7 @@ async def _run(nb, cells: list[int], prelude, probe_cell, state: dict, cell_time
         channel.expect(nonce)
         watchdog = asyncio.ensure_future(_watch_probe(client, channel, limits, state))
         try:
-            await client.async_execute_cell(probe_cell, -1, store_history=False)
+            await client.async_execute_cell(probe_cell, probe_index, store_history=False)
         finally:
             watchdog.cancel()
         state["running"] = None
@@ -178,6 +188,11 @@ async def _run(nb, cells: list[int], prelude, probe_cell, state: dict, cell_time
                 state["failures"].append(f"the grader's probe raised {out.get('ename')}: {out.get('evalue')}"[:500])
     state["output_bytes"] += client.output_bytes
     state["timed_out"].extend(client.timed_out)
+
+
+def cells_of(nb) -> list:
+    """The notebook's own cells: those before the grader's prelude and probe (see _run)."""
+    return [c for c in nb.cells if not str(c.get("id", "")).startswith("grader-")]
 
 
 def _notebook(cells: list[dict]):

@@ -24,7 +24,7 @@ import shutil
 import statistics
 import tempfile
 
-from ..catalog import LESSONS, exercises
+from ..lessons.catalog import LESSONS, exercises
 from .submissions import MAX_NOTEBOOK_BYTES, Skipped, read_file, safe_name, unique_ids
 
 OUTPUTS = ("grades.csv", "students", "gradescope", "summary.json")

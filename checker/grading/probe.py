@@ -108,7 +108,7 @@ if torch is not None:
     _PLAIN_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
     _DTYPES = {_d: getattr(torch, _d) for _d in _PLAIN_DTYPES}  # the answer's argument dtypes, captured now
 
-# autograd's entry points (checker.guard's table): where they live, and the originals
+# autograd's entry points (checker.engine.guard's table): where they live, and the originals
 _ENTRY = []
 for _module_name, _attribute, _what in ENTRY_POINTS:
     _owner = sys.modules.get(_module_name)
@@ -146,7 +146,7 @@ class _NoProblem(Exception):  # stands for the harness's AnswerProblem while no 
 _AnswerProblem, _problem_of = _NoProblem, None
 
 
-# checker.ban, sent as source with the probe: autograd and an exercise's forbidden functions are refused
+# checker.engine.ban, sent as source with the probe: autograd and an exercise's forbidden functions are refused
 # exactly as in the notebook's check. Until it is loaded (no torch in this kernel): nothing to ban.
 class _Never(BaseException):
     pass
@@ -176,7 +176,7 @@ def _load_ban(source):
 
 
 def _own_codes(answer):
-    """The code objects of the answer's own body (a function's, or a class's methods), as checker.judge finds them."""
+    """The code objects of the answer's own body (a function's, or a class's methods), as the judge finds them."""
     while isinstance(answer, _partial):
         answer = answer.func
     code = getattr(answer, "__code__", None)
@@ -531,7 +531,7 @@ def runner_name() -> str:
 
 def prelude_source(fd: int, runner: str) -> str:
     """The first cell: run KERNEL_CODE with a copy of builtins and keep its run_probe as `runner`."""
-    from ..guard import _AUTOGRAD_ENTRY_POINTS
+    from ..engine.guard import _AUTOGRAD_ENTRY_POINTS
 
     return (
         "import builtins as _grader_builtins\n"
@@ -548,7 +548,7 @@ def cell_source(exercises: list[dict], nonce: str, runner: str) -> str:
     """The probe cell: one call, with the request as a Python literal (no parser the notebook could patch)."""
     import pathlib
 
-    from .. import ban
+    from ..engine import ban
 
     request = {"nonce": nonce, "exercises": exercises, "harness_source": harness_source(exercises),
                "ban_source": pathlib.Path(ban.__file__).read_text(encoding="utf-8")}
@@ -561,7 +561,7 @@ def harness_source(exercises: list[dict]) -> str:
         return ""
     import pathlib
 
-    from .. import harness
+    from ..engine import harness
 
     return pathlib.Path(harness.__file__).read_text(encoding="utf-8")
 
@@ -596,7 +596,7 @@ def exercise_request(ex, hidden=None) -> dict:
     finite), in the order `judge.evaluate` calls them, then those of `hidden` (an exercise
     whose points were drawn from the run's secret, see `replay.hidden_exercise`).
     """
-    from ..judge import sampled_reference
+    from ..engine.judge import sampled_reference
 
     entry = {
         "id": ex.id, "name": ex.answer_name, "kind": ex.kind, "pass_as": ex.pass_as,

@@ -3,7 +3,7 @@
 The probe sent back plain data. Here it becomes a "replay" answer: a callable that, called
 at the n-th point, returns (a rebuilt copy of) what the student's function returned there,
 or raises what it raised; or, for a value exercise, the rebuilt value. The grader then calls
-`checker.judge.grade(ex, replay)` with its own exercises, reference and diagnosis, so the
+`checker.engine.judge.grade(ex, replay)` with its own exercises, reference and diagnosis, so the
 messages are the ones the student saw in the notebook, and nothing from the kernel decides
 a verdict.
 
@@ -27,10 +27,10 @@ from typing import Any, Optional
 
 import torch
 
-from .. import convert, guard
-from ..harness import Measured
-from ..judge import ExerciseDefinitionError, grade, sampled_reference
-from ..result import Result
+from ..engine import convert, guard
+from ..engine.harness import Measured
+from ..engine.judge import ExerciseDefinitionError, grade, sampled_reference
+from ..engine.result import Result
 
 MAX_REBUILT_NUMEL = 1_000_000  # one value's elements, above which it is "far larger than asked"
 MAX_DECODED = 2_000_000  # elements (numbers, items, values) decoded from one notebook, all exercises together

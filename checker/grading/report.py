@@ -101,7 +101,7 @@ def anonymize(reports: list[dict]) -> list[dict]:
 
 def _catalog_lookup() -> Callable[[str], Optional[object]]:
     """exercise id -> Exercise, or None for an id this version of the course does not know."""
-    from ..catalog import find
+    from ..lessons.catalog import find
 
     cache: dict[str, Optional[object]] = {}
 

@@ -1,12 +1,14 @@
 """Plain dataclasses for what the checker returns.
 
 They know how to become a dict (for bulk grading) and delegate their notebook and
-terminal rendering to `checker.render`, so judging and rendering stay apart.
+terminal rendering to `checker.engine.render`, so judging and rendering stay apart.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Optional
+
+from . import render
 
 STATUSES = ("correct", "incorrect", "not_attempted", "error")
 
@@ -65,14 +67,10 @@ class Result:
         return data
 
     def _repr_html_(self) -> str:
-        from .render import result_html
-
-        return result_html(self)
+        return render.result_html(self)
 
     def __str__(self) -> str:
-        from .render import result_text
-
-        return result_text(self)
+        return render.result_text(self)
 
     def __repr__(self) -> str:
         return str(self)
@@ -85,14 +83,10 @@ class Hint:
     total: int
 
     def _repr_markdown_(self) -> str:
-        from .render import hint_markdown
-
-        return hint_markdown(self)
+        return render.hint_markdown(self)
 
     def __repr__(self) -> str:
-        from .render import hint_text
-
-        return hint_text(self)
+        return render.hint_text(self)
 
 
 @dataclass
@@ -101,9 +95,7 @@ class Solution:
     source: str
 
     def _repr_markdown_(self) -> str:
-        from .render import solution_markdown
-
-        return solution_markdown(self)
+        return render.solution_markdown(self)
 
     def __repr__(self) -> str:
         return f"Solution: {self.title}\n\n{self.source}"

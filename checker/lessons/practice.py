@@ -25,7 +25,7 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 
-from .exercise import Exercise, Mistake
+from ..engine.exercise import Exercise, Mistake
 
 F64 = torch.float64
 # A lesson point is kept only where every known mistake is at least this many tolerances away from
@@ -50,7 +50,7 @@ class Family:
         seed = int(seed)
         params = dict(self.sample(random.Random(f"{self.exercise_id}~{seed}")))
         params.update(seed=seed, id=f"{self.exercise_id}~{seed}")
-        return self.build(params)
+        return dataclasses.replace(self.build(params), variants=self)  # a variant's own variants: this family
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def _arguments(ex: Exercise, point: tuple) -> tuple:
 
 def coincide(ex: Exercise, point: tuple, margin: float = 1.0) -> list[str]:
     """The known mistakes whose outputs at `point` are within `margin` tolerances of autograd's."""
-    from .judge import compute_reference
+    from ..engine.judge import compute_reference
 
     ref = compute_reference(ex, [point])
     expected = [e[0] for e in ref.expected]
@@ -752,17 +752,30 @@ def _build_temperature(p):
     return with_lesson_point(ex, [sample(generator) for _ in range(10)])
 
 
+CHAIN_SIN_POWER = Family("chain-sin-power", "lesson01.dz_dx", _sample_chain, _build_chain)
+PRODUCT_POWER_SIN = Family("product-power-sin", "lesson01.dg_dx", _sample_product, _build_product)
+LEAF_POWER_COS = Family("leaf-power-cos", "lesson02.fix_leaf", _sample_product, _build_leaf)
+VJP_SIN_POWER = Family("vjp-sin-power", "lesson02.vjp", _sample_vjp, _build_vjp)
+EXP_COS_POWER = Family("exp-cos-power", "lesson03.df_dx", _sample_three, _build_three)
+TWO_NEURONS_SIGMOID_TANH = Family("two-neurons-sigmoid-tanh", "lesson03.two_neurons_grad", _sample_two_neurons,
+                                  _build_two_neurons)
+SQUARED_ERROR_ONE_EXAMPLE = Family("squared-error-one-example", "lesson04.scalar_grads", _sample_one_example,
+                                   _build_one_example)
+BCE_POS_WEIGHT = Family("bce-pos-weight", "lesson04.dL_dz", _sample_weighted, _build_weighted)
+LEAKY_RELU_SIGMOID = Family("leaky-relu-sigmoid", "lesson05.activation_backward", _sample_leaky, _build_leaky)
+CE_TEMPERATURE = Family("ce-temperature", "lesson05.ce_grad", _sample_temperature, _build_temperature)
+
 FAMILIES: tuple[Family, ...] = (
-    Family("chain-sin-power", "lesson01.dz_dx", _sample_chain, _build_chain),
-    Family("product-power-sin", "lesson01.dg_dx", _sample_product, _build_product),
-    Family("leaf-power-cos", "lesson02.fix_leaf", _sample_product, _build_leaf),
-    Family("vjp-sin-power", "lesson02.vjp", _sample_vjp, _build_vjp),
-    Family("exp-cos-power", "lesson03.df_dx", _sample_three, _build_three),
-    Family("two-neurons-sigmoid-tanh", "lesson03.two_neurons_grad", _sample_two_neurons, _build_two_neurons),
-    Family("squared-error-one-example", "lesson04.scalar_grads", _sample_one_example, _build_one_example),
-    Family("bce-pos-weight", "lesson04.dL_dz", _sample_weighted, _build_weighted),
-    Family("leaky-relu-sigmoid", "lesson05.activation_backward", _sample_leaky, _build_leaky),
-    Family("ce-temperature", "lesson05.ce_grad", _sample_temperature, _build_temperature),
+    CHAIN_SIN_POWER,
+    PRODUCT_POWER_SIN,
+    LEAF_POWER_COS,
+    VJP_SIN_POWER,
+    EXP_COS_POWER,
+    TWO_NEURONS_SIGMOID_TANH,
+    SQUARED_ERROR_ONE_EXAMPLE,
+    BCE_POS_WEIGHT,
+    LEAKY_RELU_SIGMOID,
+    CE_TEMPERATURE,
 )
 
 

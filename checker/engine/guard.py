@@ -9,7 +9,7 @@
 - `autograd_forbidden()`: in manual-gradient exercises, every route to autograd (`.backward()`,
   `torch.autograd.grad` under any alias, torch.func, torch.autograd.functional, forward-mode AD,
   the graph's nodes) raises `AutogradUsed` instead of quietly doing the work; an exercise's
-  forbidden functions raise `ForbiddenCall` (see checker.ban for how, and what stays possible).
+  forbidden functions raise `ForbiddenCall` (see checker.engine.ban for how, and what stays possible).
 - `student_code(...)`: all of the above around a call into student code, with what it prints
   captured in a `Printed` (the first lines kept, the rest counted).
 - `describe_exception(err)`: the student's own line and the error, never our internals.
@@ -151,7 +151,7 @@ def time_limit(seconds: float):
         thread.join()
 
 
-# The usual entry points, by name: what bulk grading's probe patched before it ran checker.ban in the
+# The usual entry points, by name: what bulk grading's probe patched before it ran checker.engine.ban in the
 # student's kernel (kept for a probe that still asks for it; the ban itself no longer uses it).
 _AUTOGRAD_ENTRY_POINTS = (
     ("torch", "Tensor.backward", ".backward()"),
@@ -269,7 +269,7 @@ def student_code(time_limit_s: float, forbid_autograd: bool, forbidden=None, pri
 
 
 _OUR_FILES = (
-    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,  # the whole checker package
     os.path.dirname(os.path.abspath(torch.__file__)) + os.sep,
     os.path.dirname(os.path.abspath(contextlib.__file__)) + os.sep,
 )

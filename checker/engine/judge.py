@@ -16,8 +16,8 @@ from typing import Any, Optional, Union
 import torch
 
 from . import convert, diagnose, guard
-from .exercise import Exercise, ExerciseDefinitionError, Tolerance, as_float64
 from .result import Curve, Result
+from .spec import ExerciseDefinitionError, ExerciseSpec, Tolerance, as_float64
 
 NOT_ATTEMPTED = (
     "Not attempted yet: replace `raise NotImplementedError` with your answer, then run this cell again."
@@ -62,7 +62,7 @@ def _pad(t: torch.Tensor, shape: tuple) -> torch.Tensor:
 
 
 # -- points ---------------------------------------------------------------------
-def sample_points(ex: Exercise) -> list[tuple]:
+def sample_points(ex: ExerciseSpec) -> list[tuple]:
     """The lesson's own points, its edge points, then n_samples drawn from a private, seeded generator."""
     generator = torch.Generator().manual_seed(zlib.crc32(ex.id.encode()))
     if ex.kind == "value":
@@ -79,7 +79,7 @@ def sample_points(ex: Exercise) -> list[tuple]:
     return [tuple(p) for p in ex.points] + [tuple(p) for p in ex.edge_points] + sampled
 
 
-def checked_points(ex: Exercise) -> tuple[list[tuple], Optional[list]]:
+def checked_points(ex: ExerciseSpec) -> tuple[list[tuple], Optional[list]]:
     """Every point the answer is judged at and, per point, its inputs' dtype: the sampled points once
     per precision of the exercise (rounded to it), float64 first."""
     points = sample_points(ex)
@@ -106,7 +106,7 @@ def _rounded(value, dtype):
 _as_tensor = as_float64
 
 
-def _autograd(ex: Exercise, point: tuple) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+def _autograd(ex: ExerciseSpec, point: tuple) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
     inputs = [_as_tensor(v).clone().requires_grad_(name in ex.wrt) for name, v in zip(ex.inputs, point)]
     out = ex.function(*inputs)
     if out.numel() != 1:
@@ -117,7 +117,7 @@ def _autograd(ex: Exercise, point: tuple) -> tuple[tuple[torch.Tensor, ...], tor
     return tuple(g.detach() for g in grads), out.detach().reshape(())
 
 
-def _autograd_batched(ex: Exercise, points: list[tuple]):
+def _autograd_batched(ex: ExerciseSpec, points: list[tuple]):
     columns = [torch.tensor([p[i] for p in points], dtype=torch.float64) for i in range(len(ex.inputs))]
     for name, column in zip(ex.inputs, columns):
         column.requires_grad_(name in ex.wrt)
@@ -130,7 +130,7 @@ def _autograd_batched(ex: Exercise, points: list[tuple]):
     return grads, out.detach()
 
 
-def compute_reference(ex: Exercise, points: list[tuple], dtypes: Optional[list] = None) -> Reference:
+def compute_reference(ex: ExerciseSpec, points: list[tuple], dtypes: Optional[list] = None) -> Reference:
     try:
         with torch.enable_grad():
             # every output stacked over the points: (n_points, *shape)
@@ -172,7 +172,7 @@ def compute_reference(ex: Exercise, points: list[tuple], dtypes: Optional[list] 
     return Reference(points, expected, values, valid, shapes, point_shapes, dtypes)
 
 
-def sampled_reference(ex: Exercise) -> Reference:
+def sampled_reference(ex: ExerciseSpec) -> Reference:
     """The reference at the exercise's lesson and sampled points: computed by autograd on the
     first check, then reused (the points are the same every time, and nothing writes to it)."""
     if ex._reference_cache is None:
@@ -180,7 +180,7 @@ def sampled_reference(ex: Exercise) -> Reference:
     return ex._reference_cache
 
 
-def _reference_outputs(ex: Exercise, value) -> tuple[torch.Tensor, ...]:
+def _reference_outputs(ex: ExerciseSpec, value) -> tuple[torch.Tensor, ...]:
     values = (value,) if len(ex.outputs) == 1 else tuple(value)
     if len(values) != len(ex.outputs):
         raise ExerciseDefinitionError(f"{ex.id}: reference returned {len(values)} values for {ex.outputs}")
@@ -188,11 +188,11 @@ def _reference_outputs(ex: Exercise, value) -> tuple[torch.Tensor, ...]:
 
 
 # -- the answer ------------------------------------------------------------------
-def _arguments(ex: Exercise, point: tuple) -> tuple:
+def _arguments(ex: ExerciseSpec, point: tuple) -> tuple:
     return ex.arguments(point)
 
 
-def _signature_problem(ex: Exercise, answer: Any, args: tuple) -> Optional[str]:
+def _signature_problem(ex: ExerciseSpec, answer: Any, args: tuple) -> Optional[str]:
     try:
         inspect.signature(answer).bind(*args)
     except TypeError:
@@ -214,7 +214,7 @@ def _signature_problem(ex: Exercise, answer: Any, args: tuple) -> Optional[str]:
     return None
 
 
-def evaluate(ex: Exercise, answer: Any, ref: Reference,
+def evaluate(ex: ExerciseSpec, answer: Any, ref: Reference,
              printed: Optional[guard.Printed] = None) -> Union[tuple[list[tuple], Optional[torch.dtype]], Result]:
     """The answer's outputs at every valid point and the half-precision dtype it used (float16 or
     bfloat16, None for float32/float64/Python numbers), or a Result explaining why there are none."""
@@ -324,7 +324,7 @@ def _own_codes(answer: Any) -> set:
     return codes
 
 
-def _stopped(ex: Exercise, err: BaseException, where: str, stop, answer: Any = None) -> Result:
+def _stopped(ex: ExerciseSpec, err: BaseException, where: str, stop, answer: Any = None) -> Result:
     """The Result for an answer whose evaluation stopped with `err` at the point `where`."""
     if isinstance(err, convert.NotAttempted) and ex.kind == "gradient":
         if ex.none_message:
@@ -365,7 +365,7 @@ def _stopped(ex: Exercise, err: BaseException, where: str, stop, answer: Any = N
     return stop("error", f"Your code raised an error{where}: {guard.describe_exception(err)}{_advice(ex, err)}")
 
 
-def _tolerance(ex: Exercise, low: Optional[torch.dtype]) -> Tolerance:
+def _tolerance(ex: ExerciseSpec, low: Optional[torch.dtype]) -> Tolerance:
     """The exercise's tolerance; for a float16/bfloat16 answer, plus that dtype's rounding of each expected
     value (one ulp there, relative to the value: never a fixed width that a wrong answer could hide in)."""
     if low is None:
@@ -373,7 +373,7 @@ def _tolerance(ex: Exercise, low: Optional[torch.dtype]) -> Tolerance:
     return dataclasses.replace(ex.tolerance, rounding_of=low)
 
 
-def _cannot_tell(ex: Exercise, ref: Reference, got: list[torch.Tensor], tol: Tolerance,
+def _cannot_tell(ex: ExerciseSpec, ref: Reference, got: list[torch.Tensor], tol: Tolerance,
                  low: torch.dtype) -> Optional[str]:
     """For a half-precision answer that is not right at its own rounding: a message if every difference is
     one that rounding in `low` alone could make (then no verdict can be stood behind), else None."""
@@ -401,7 +401,7 @@ def _cannot_tell(ex: Exercise, ref: Reference, got: list[torch.Tensor], tol: Tol
             "error from a mistake: return float32 or float64 (or a Python float).")
 
 
-def _advice(ex: Exercise, err: BaseException) -> str:
+def _advice(ex: ExerciseSpec, err: BaseException) -> str:
     """One line of help for errors students commonly meet, after the error itself."""
     text = str(err)
     if ex.pass_as == "float" and isinstance(err, TypeError) and "must be Tensor, not float" in text:
@@ -412,23 +412,18 @@ def _advice(ex: Exercise, err: BaseException) -> str:
     return ""
 
 
-def _where(ex: Exercise, point: tuple, dtype=None) -> str:
+def _where(ex: ExerciseSpec, point: tuple, dtype=None) -> str:
     return diagnose.where(ex, point, dtype)
 
 
 # -- putting it together ------------------------------------------------------------
-def grade(exercise: Union[Exercise, str], answer: Any, *, plot: bool = False) -> Result:
+def grade(exercise: ExerciseSpec, answer: Any, *, plot: bool = False) -> Result:
     """Grade one answer. `plot=True` adds the data for a plot when the answer is wrong."""
     with guard.on_cpu(), guard.one_thread():
         return _grade(exercise, answer, plot)
 
 
-def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
-    if isinstance(exercise, str):
-        from .catalog import find
-
-        exercise = find(exercise)
-    ex = exercise
+def _grade(ex: ExerciseSpec, answer: Any, plot: bool) -> Result:
     ref = sampled_reference(ex)
     printed = guard.Printed()
     result = _judged(ex, answer, ref, plot, printed)
@@ -436,7 +431,7 @@ def _grade(exercise: Union[Exercise, str], answer: Any, plot: bool) -> Result:
     return result
 
 
-def _judged(ex: Exercise, answer: Any, ref: Reference, plot: bool, printed: guard.Printed) -> Result:
+def _judged(ex: ExerciseSpec, answer: Any, ref: Reference, plot: bool, printed: guard.Printed) -> Result:
     used_autograd: list[bool] = []  # per call, for exercises that require autograd
     if ex.require_autograd and callable(answer) and not isinstance(answer, torch.Tensor):
         answer = _watching_autograd(answer, used_autograd)
@@ -499,7 +494,7 @@ def _watching_autograd(answer, used: list[bool]):
     return watched
 
 
-def _at_lesson_points(ex: Exercise, ref: Reference, got: list[torch.Tensor]) -> str:
+def _at_lesson_points(ex: ExerciseSpec, ref: Reference, got: list[torch.Tensor]) -> str:
     """' At x = 3 yours gives -5.466781571308061.': the lesson's own points, in full precision."""
     shown = []
     for i in range(len(ex.points)):
@@ -515,7 +510,7 @@ def _at_lesson_points(ex: Exercise, ref: Reference, got: list[torch.Tensor]) -> 
     return (" " + " ".join(shown)) if shown else ""
 
 
-def figure(ex: Exercise, answer: Any, ref: Reference, wrong: torch.Tensor) -> Optional[bytes]:
+def figure(ex: ExerciseSpec, answer: Any, ref: Reference, wrong: torch.Tensor) -> Optional[bytes]:
     """The exercise's own figure of a wrong answer at the points where it is wrong (None if it has none,
     or if drawing it fails: a figure is a help, never a reason for a verdict to fail)."""
     if ex.figure is None:
@@ -528,7 +523,7 @@ def figure(ex: Exercise, answer: Any, ref: Reference, wrong: torch.Tensor) -> Op
         return None
 
 
-def curve(ex: Exercise, answer: Any, n: int = 121) -> Optional[Curve]:
+def curve(ex: ExerciseSpec, answer: Any, n: int = 121) -> Optional[Curve]:
     """Expected and answered derivative on a grid, for one-input exercises."""
     if ex.kind != "gradient" or len(ex.inputs) != 1 or ex.inputs[0] not in ex.domain or ex.pass_as != "float":
         return None

@@ -17,8 +17,8 @@ from typing import Optional
 import torch
 
 from .convert import too_coarse
-from .exercise import ExerciseDefinitionError
 from .result import PointDetail
+from .spec import ExerciseDefinitionError
 
 MAX_DETAILS = 3
 

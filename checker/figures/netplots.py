@@ -1,7 +1,7 @@
 """Figures for lesson 05, a small neural network: ReLU and tanh with their slopes, dead ReLU units, decision
 regions, and an explorer that retrains a network when a slider moves.
 
-The same rules as checker.plots: matplotlib's object API (no pyplot, so the student's own figures are left
+The same rules as checker.figures.plots: matplotlib's object API (no pyplot, so the student's own figures are left
 alone), figures shown as PNG through a display handle that a slider updates in place, on ipywidgets 7.7
 (Colab) and 8; matplotlib and ipywidgets are imported on first use, never by `import checker`.
 """
@@ -11,9 +11,9 @@ from typing import Callable, Sequence
 
 import torch
 
-from .guard import on_cpu
+from ..engine.guard import on_cpu
+from ..engine.render import figure_png
 from .plots import _show
-from .render import figure_png
 
 CLASS_COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#9c755f")
 

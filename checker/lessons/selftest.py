@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..engine.exercise import Exercise
+from ..engine.judge import grade
 from .catalog import exercises
-from .exercise import Exercise
-from .judge import grade
 
 
 def stub(*args, **kwargs):
@@ -42,7 +42,7 @@ def mistake_answer(ex: Exercise, mistake):
     reference, a fresh function that returns the transformed reference call by call."""
     if mistake.answer is not None or mistake.transform is None:
         return mistake.answer
-    from .judge import sampled_reference
+    from ..engine.judge import sampled_reference
 
     outputs = mistake.transform([e.clone() for e in sampled_reference(ex).expected])
     calls = iter(range(outputs[0].shape[0]))

@@ -12,8 +12,8 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from .guard import on_cpu
-from .render import figure_png
+from ..engine.guard import on_cpu
+from ..engine.render import figure_png
 
 
 def _curve(f: Callable, low: float, high: float, n: int = 201):

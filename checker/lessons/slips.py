@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from .exercise import Mistake
+from ..engine.exercise import Mistake
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Most answers here are not functions of numbers: a numerical method that is given a function
 f, a torch.autograd.Function subclass, a Value class. Each such exercise names a harness
-(checker.harness) that measures the answer at *cases* drawn from the checker's private,
+(checker.engine.harness) that measures the answer at *cases* drawn from the checker's private,
 seeded generator: a function, a tensor and its dtype; a sharpness, a scale and a seed; a
 random program. The references are computed here, with torch.autograd in float64.
 """
@@ -14,9 +14,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from . import compgraph
-from .exercise import Exercise, Mistake, Tolerance
-from .harness import (
+from ..engine.exercise import Exercise, Mistake, Tolerance
+from ..engine.harness import (
     HARNESSES,
     LEAVES,
     SCALAR_FUNCTIONS,
@@ -27,6 +26,7 @@ from .harness import (
     statements,
     tensor_from,
 )
+from ..figures import compgraph
 from .slips import GRAD_ACCUMULATED
 
 # -- drawing cases from the checker's generator ---------------------------------------------------

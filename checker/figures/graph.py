@@ -1,6 +1,6 @@
 """Draw the graph autograd records, from a tensor's `grad_fn` and its `next_functions`.
 
-    from checker.graph import draw_graph
+    from checker.figures.graph import draw_graph
     x = torch.tensor(3.0, requires_grad=True)
     z = torch.sin(x**2)
     draw_graph(z, names={"x": x, "z": z})
@@ -274,6 +274,6 @@ def draw_graph(tensor: torch.Tensor, names: Optional[Mapping[str, torch.Tensor]]
     """
     from IPython.display import Image, display
 
-    from .render import figure_png
+    from ..engine.render import figure_png
 
     display(Image(data=figure_png(graph_figure(tensor, names, title))))

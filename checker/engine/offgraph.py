@@ -29,7 +29,7 @@ from torch.overrides import TorchFunctionMode
 
 # torch's own files and ours: frames there are not the student's
 _SKIP = (
-    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,  # the whole checker package
     os.path.dirname(os.path.abspath(torch.__file__)) + os.sep,
 )
 

@@ -4,7 +4,7 @@ A graph is a list of nodes `(name, formula, inputs)`: leaves have no formula and
 inputs, e.g. ("w0", "", ()); an operation names its inputs, e.g. ("a", "w0·x0", ("w0", "x0")).
 Values and gradients are plain dicts name -> number, filled in by hand or from tensors.
 
-Like `checker.plots`, figures are built with matplotlib's object API (no pyplot) and
+Like `checker.figures.plots`, figures are built with matplotlib's object API (no pyplot) and
 shown as PNG, and matplotlib and IPython are imported on first use only.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Optional, Sequence
 
-from .render import figure_png
+from ..engine.render import figure_png
 
 Node = tuple  # (name, formula, inputs)
 
@@ -164,12 +164,12 @@ def _formula(op: str, inputs: tuple, constant: str) -> str:
 
 
 def engine_figure(Value, cases) -> Optional[bytes]:
-    """PNG of the smallest failing program among `cases` ((program, a, b, c) tuples, see checker.harness):
+    """PNG of the smallest failing program among `cases` ((program, a, b, c) tuples, see checker.engine.harness):
     every node with its value, torch's gradient and the gradient the engine `Value` computed, after the
     first backward() (or the second, if the first is right)."""
     import torch
 
-    from .harness import LEAVES, execute, statements, trace
+    from ..engine.harness import LEAVES, execute, statements, trace
 
     if not cases:
         return None

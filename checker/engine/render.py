@@ -1,6 +1,8 @@
 """How results look: an HTML box in Jupyter/Colab, plain text in a terminal.
 
-Nothing here judges. The plot of a wrong answer is drawn with matplotlib only when
+Nothing here judges, and nothing here imports the rest of the checker: it formats
+results (checker.engine.result) by their fields, so that a result can render itself.
+The plot of a wrong answer is drawn with matplotlib only when
 it is installed, imported on first use, and embedded as a PNG so the whole verdict
 is one output.
 """
@@ -10,8 +12,6 @@ import base64
 import html
 import io
 import re
-
-from .result import Curve, Hint, Result, Solution
 
 # An error on a "predict the value" question: no code was written, so it is the answer that could not be checked
 VALUE_ERROR_HEADLINE = "⚠ Your answer could not be checked"
@@ -25,7 +25,7 @@ STYLES = {
 }
 
 
-def _table_html(result: Result) -> str:
+def _table_html(result) -> str:
     if not result.details:
         return ""
     names = list(result.details[0].inputs)
@@ -49,7 +49,7 @@ def figure_png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def plot_png(curve: Curve) -> str | None:
+def plot_png(curve) -> str | None:
     """The expected derivative and the answer over the domain, as base64 PNG."""
     try:
         from matplotlib.figure import Figure  # no pyplot: leaves the student's figures alone
@@ -67,17 +67,17 @@ def plot_png(curve: Curve) -> str | None:
     return base64.b64encode(figure_png(fig)).decode("ascii")
 
 
-def _headline(result: Result) -> str:
+def _headline(result) -> str:
     if result.status == "error" and result.exercise_kind == "value":
         return VALUE_ERROR_HEADLINE
     return STYLES[result.status][0]
 
 
-def _printed_intro(result: Result) -> str:
+def _printed_intro(result) -> str:
     return "Your answer printed this while it was checked (it runs once per point):"
 
 
-def result_html(result: Result) -> str:
+def result_html(result) -> str:
     _, border, background = STYLES[result.status]
     headline = _headline(result)
     title = f" — {html.escape(result.title)}" if result.title else ""
@@ -99,7 +99,7 @@ def result_html(result: Result) -> str:
     )
 
 
-def _printed_html(result: Result) -> str:
+def _printed_html(result) -> str:
     if not result.printed:
         return ""
     return (f'<div style="margin-top:6px;font-size:90%">{html.escape(_printed_intro(result))}</div>'
@@ -107,7 +107,7 @@ def _printed_html(result: Result) -> str:
             f"{html.escape(result.printed)}</pre>")
 
 
-def result_text(result: Result) -> str:
+def result_text(result) -> str:
     headline = _headline(result)
     lines = [f"{headline}: {result.title}" if result.title else headline, result.message]
     for d in result.details:
@@ -131,24 +131,24 @@ def markdown_escape(text: str) -> str:
     return "".join(part if i % 2 else _MARKDOWN.sub(r"\\\1", part) for i, part in enumerate(parts))
 
 
-def _hint_lines(hint: Hint, escape) -> tuple[str, str]:
+def _hint_lines(hint, escape) -> tuple[str, str]:
     shown = "\n".join(f"{i}. {escape(text)}" for i, text in enumerate(hint.shown, 1))
     more = (f"Hint {len(hint.shown)} of {hint.total}: call `hint()` again for the next one."
             if len(hint.shown) < hint.total else f"That was the last hint ({hint.total} of {hint.total}).")
     return shown, more
 
 
-def hint_markdown(hint: Hint) -> str:
+def hint_markdown(hint) -> str:
     shown, more = _hint_lines(hint, markdown_escape)
     return f"**Hints: {markdown_escape(hint.title)}**\n\n{shown}\n\n*{more}*"
 
 
-def hint_text(hint: Hint) -> str:
+def hint_text(hint) -> str:
     shown, more = _hint_lines(hint, lambda text: text)
     return f"Hints: {hint.title}\n\n{shown}\n\n{more}"
 
 
-def solution_markdown(solution: Solution) -> str:
+def solution_markdown(solution) -> str:
     fence = "````" if "```" in solution.source else "```"
     return f"**Solution: {markdown_escape(solution.title)}**\n\n{fence}python\n{solution.source}{fence}\n"
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 import importlib
 import pathlib
 
-from .exercise import Exercise
-from .guard import on_cpu
+from ..engine.exercise import Exercise
+from ..engine.guard import on_cpu
 
-# The course's lessons, in order: every module checker/lessonNN.py. A lesson module
+# The course's lessons, in order: every module checker/lessons/lessonNN.py. A lesson module
 # defines its exercises at top level.
 LESSONS = tuple(sorted(p.stem for p in pathlib.Path(__file__).parent.glob("lesson[0-9][0-9].py")))
 
 
 def lesson_module(lesson: str):
-    """The module checker.lessonNN, imported (the first time) with the CPU as default device."""
+    """The module checker.lessons.lessonNN, imported (the first time) with the CPU as default device."""
     if lesson not in LESSONS:
         raise AttributeError(f"no lesson {lesson!r}; the lessons are {', '.join(LESSONS)}")
     with on_cpu():
-        return importlib.import_module(f"checker.{lesson}")
+        return importlib.import_module(f"{__package__}.{lesson}")
 
 
 def exercises(lesson: str) -> list[Exercise]:
@@ -42,10 +42,8 @@ def find(exercise_id: str) -> Exercise:
 def catalog() -> list[dict]:
     """Every exercise: id, lesson, title, the answer's signature, and whether `ex.<name>.practice()` gives
     variants of it."""
-    from .practice import family_of
-
     return [
         {"id": ex.id, "lesson": ex.lesson, "title": ex.title, "signature": ex.signature, "kind": ex.kind,
-         "practice": family_of(ex.id) is not None}
+         "practice": ex.variants is not None}
         for ex in all_exercises()
     ]

@@ -1,22 +1,14 @@
-"""Exercises declared as data.
+"""What an exercise is made of, as data: `ExerciseSpec` (every field an exercise declares), `Mistake`,
+`Tolerance`, and the error for a broken definition.
 
-An `Exercise` says what is asked (the function whose gradient is wanted, where to
-evaluate it, what the answer must look like) and what is known about wrong answers
-(`Mistake`s). It stores no expected values: `checker.judge` computes the reference
-with torch.autograd in float64 every time an answer is checked.
-
-The three student-facing methods (`check`, `hint`, `solution`) are thin: judging
-lives in `checker.judge`, rendering in `checker.render`.
+This is the bottom of the engine: the judge (`judge`, `diagnose`) reads specs; `checker.engine.exercise`
+adds what students call (`check`, `hint`, `solution`, `practice`) on top of them. Nothing here judges.
 """
 from __future__ import annotations
 
-import inspect
 import re
-import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
-
-from .result import Hint, Result, Solution
 
 
 class ExerciseDefinitionError(Exception):
@@ -91,8 +83,8 @@ def ulp(values, dtype):
 
 
 @dataclass(eq=False)
-class Exercise:
-    """One checked exercise.
+class ExerciseSpec:
+    """Everything one checked exercise declares (checker.engine.exercise.Exercise adds the methods students call).
 
     kind:
       "gradient": the answer is a function of `inputs`; it must return the partial
@@ -102,7 +94,7 @@ class Exercise:
         `reference()` computes by running autograd at check time.
 
     An answer that is not a function of numbers (a numerical method given a function `f`, a
-    torch.autograd.Function, a class) names a `harness` (checker.harness): the points are then
+    torch.autograd.Function, a class) names a `harness` (checker.engine.harness): the points are then
     *cases* (pass_as="case", plain values drawn by `sampler`) and the harness measures the
     answer at each case; `reference(*case)` computes the outputs it is compared with.
     """
@@ -169,7 +161,7 @@ class Exercise:
     # The name the answer has in the lesson's notebook (`def dz_dx(x)`, `two_backward = ...`), where bulk
     # grading (checker.grading) looks it up. None: the name `signature` starts with, else the id after the dot.
     answer_name: Optional[str] = None
-    # How the answer is measured when it is not a function of numbers (checker.harness.Harness), and
+    # How the answer is measured when it is not a function of numbers (checker.engine.harness.Harness), and
     # what the exercise edition's answer is before it is attempted, when it is not a function that
     # raises NotImplementedError (a class whose methods do). None: a plain function.
     harness: Optional[Any] = None
@@ -177,6 +169,9 @@ class Exercise:
     # A lesson figure for a wrong answer: figure(answer, failing cases) -> PNG bytes or None, shown
     # under the verdict in a notebook (e.g. the smallest graph where an engine goes wrong).
     figure: Optional[Callable[..., Any]] = None
+    # Practice variants of this exercise: an object whose `variant(seed)` returns a new Exercise (a family of
+    # checker.lessons.practice). None: this exercise has none.
+    variants: Optional[Any] = None
     _hints_shown: int = field(default=0, repr=False, compare=False)
     # The autograd reference at the exercise's own (deterministic) points, computed by the first
     # check and reused by the next ones. init=False: dataclasses.replace() starts without it.
@@ -203,7 +198,7 @@ class Exercise:
 
     def measured(self, answer: Any) -> Any:
         """The answer as the judge calls it at a point: the answer itself, or, with a harness, the
-        answer measured by it (a function of a case that returns numbers, see checker.harness)."""
+        answer measured by it (a function of a case that returns numbers, see checker.engine.harness)."""
         if self.harness is None:
             return answer
         from .harness import measure
@@ -232,47 +227,6 @@ class Exercise:
 
         return tuple(tensor(v) for v in point)
 
-    # -- what students call ------------------------------------------------------
-    def check(self, answer: Any, *, plot: bool = True) -> Result:
-        """Grade `answer` and return a Result that renders itself (HTML in Jupyter)."""
-        from .judge import grade
-
-        return grade(self, answer, plot=plot)
-
-    def hint(self) -> Hint:
-        """One more hint each call; the last one repeats."""
-        self._hints_shown = min(self._hints_shown + 1, len(self.hints))
-        return Hint(self.title, self.hints[: self._hints_shown], len(self.hints))
-
-    def solution(self) -> Solution:
-        if self.kind == "value" and not callable(self.solution_fn):  # the answer is the value itself
-            source = f"{self.answer_name} = {value_source(self.solution_fn)}\n"
-            if self.reference is not None:
-                source += "\n# where it comes from (the checker runs this):\n" + solution_source(self.reference)
-            return Solution(self.title, source)
-        return Solution(self.title, solution_source(self.solution_fn))
-
-    def practice(self, seed: Optional[int] = None) -> "Exercise":
-        """A new variant of this exercise to practise on (the same one for the same seed), for self-study:
-        see checker.practice."""
-        from .practice import practice
-
-        return practice(self.id, seed)
-
-    def __repr__(self) -> str:
-        return f"<exercise {self.id}: {self.title}; answer: {self.signature}>"
-
-
-def value_source(value: Any) -> str:
-    """A value as Python code that makes it again (a solution must be valid code): `torch.tensor([2.0, 4.0])`,
-    not the repr `tensor([2., 4.])`, which raises NameError when copied."""
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        dtype = "" if value.dtype == torch.get_default_dtype() else f", dtype={value.dtype}"
-        return f"torch.tensor({value.detach().cpu().tolist()!r}{dtype})"
-    return repr(value)
-
 
 def as_float64(value) -> Any:
     """A number or tensor as a float64 CPU tensor, detached from any graph."""
@@ -281,17 +235,3 @@ def as_float64(value) -> Any:
     if isinstance(value, torch.Tensor):
         return value.detach().to(device="cpu", dtype=torch.float64)
     return torch.tensor(value, dtype=torch.float64, device="cpu")
-
-
-def solution_source(fn: Callable[..., Any]) -> str:
-    """The reference solution's source, without the leading `_` of its private name."""
-    try:
-        source = textwrap.dedent(inspect.getsource(fn))
-    except (OSError, TypeError):
-        return f"# (source not available for {getattr(fn, '__name__', fn)!r})"
-    name = fn.__name__
-    if name.startswith("_"):
-        source = source.replace(f"def {name}(", f"def {name.lstrip('_')}(", 1)
-        source = source.replace(f"class {name}(", f"class {name.lstrip('_')}(", 1)
-        source = source.replace(f"class {name}:", f"class {name.lstrip('_')}:", 1)
-    return source.rstrip() + "\n"

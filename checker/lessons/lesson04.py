@@ -10,7 +10,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .exercise import Exercise, Mistake
+from ..engine.exercise import Exercise, Mistake
+from .practice import BCE_POS_WEIGHT, SQUARED_ERROR_ONE_EXAMPLE
 from .slips import BIAS_MISSING, BROADCAST_COLUMN, LOGIT_FOR_PREDICTION, SIGMOID_DERIVATIVE_PLUS
 
 
@@ -77,6 +78,7 @@ def _w_instead_of_x(x, y, w, b):
 
 scalar_grads = Exercise(
     id="lesson04.scalar_grads",
+    variants=SQUARED_ERROR_ONE_EXAMPLE,  # ex.scalar_grads.practice(): checker.lessons.practice
     title="dL/dw and dL/db for one example, with the squared error L = (p − y)²",
     signature="scalar_grads(x, y, w, b) -> (dw, db)",
     function=lambda x, y, w, b: (torch.sigmoid(w * x + b) - y) ** 2,
@@ -156,6 +158,7 @@ def _dL_dp(z, y):
 
 dL_dz = Exercise(
     id="lesson04.dL_dz",
+    variants=BCE_POS_WEIGHT,  # ex.dL_dz.practice(): checker.lessons.practice
     title="The simplified gradient dL/dz of binary cross-entropy",
     signature="dL_dz(z, y) -> float",
     function=_bce_logits,
