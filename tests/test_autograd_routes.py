@@ -121,16 +121,16 @@ def test_routes_are_refused_in_bulk_grading_too(label, answer, named, tmp_path):
 
 
 def test_routes_are_refused_in_every_by_hand_exercise():
-    def neuron(w0, x0, w1, x1, w2):
-        inputs = [leaf(v) for v in (w0, x0, w1, x1, w2)]
-        out = torch.sigmoid(inputs[0] * inputs[1] + inputs[2] * inputs[3] + inputs[4])
+    def two_neurons(x, w0, b0, w1, b1):
+        inputs = [leaf(v) for v in (x, w0, b0, w1, b1)]
+        out = torch.sigmoid(inputs[3] * torch.sigmoid(inputs[1] * inputs[0] + inputs[2]) + inputs[4])
         return G(out, inputs)
 
     def vectorized(X, y, w, b):
         loss = lambda w, b: torch.nn.functional.binary_cross_entropy_with_logits(X @ w + b, y)  # noqa: E731
         return jacrev(loss, argnums=(0, 1))(w, b)
 
-    for ex, answer in ((lesson03.neuron_grad, neuron), (lesson04.grad_vectorized, vectorized),
+    for ex, answer in ((lesson03.two_neurons_grad, two_neurons), (lesson04.grad_vectorized, vectorized),
                        (lesson04.dL_dz, lambda z, y: grad(lambda t: torch.nn.functional.softplus(t) - t * y)(T(z)))):
         result = checker.grade(ex, answer)
         assert result.mistake == "used-autograd", (ex.id, result.message)

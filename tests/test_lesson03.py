@@ -12,6 +12,7 @@ import torch
 
 import checker
 from checker import lesson03
+from checker.engine.judge import compute_reference
 from checker.figures.compgraph import graph_figure, layout
 from checker.lessons.catalog import exercises as lesson_exercises
 from tests.notebook_errors import shown_errors
@@ -24,6 +25,8 @@ STUDENT = ROOT / "notebooks" / "student" / "03_chain_rule.ipynb"
 POINT = (2.0, -1.0, -3.0, -2.0, -3.0)
 SIGMA = 1 / (1 + math.exp(-1.0))
 DF_DZ = SIGMA * (1 - SIGMA)
+# Exercise 2's two neurons in a row: x = 1.5, w0 = 2, b0 = -1, w1 = -3, b1 = 1
+TWO_POINT = (1.5, 2.0, -1.0, -3.0, 1.0)
 
 
 def _cells(path):
@@ -117,7 +120,7 @@ def test_deliberate_error_and_fix(master):
 
 def test_autograd_inside_the_answer_is_refused_in_both_editions(master, student):
     for cells in (master, student):
-        shown = _text(_cell_with(cells, "ex.neuron_grad.check(neuron_grad_by_autograd)"))
+        shown = _text(_cell_with(cells, "ex.two_neurons_grad.check(two_neurons_grad_by_autograd)"))
         assert "Not quite" in shown and "uses .backward()" in shown and "by hand" in shown
 
 
@@ -134,7 +137,7 @@ def test_student_edition_has_stubs_not_solutions(student):
     sources = "".join("".join(c["source"]) for c in student)
     assert "BEGIN SOLUTION" not in sources and "self_test" not in sources
     assert "math.exp(v) * -math.sin(u) * 2 * x" not in sources
-    for name in ("df_dx", "neuron_grad", "fork_grad"):
+    for name in ("df_dx", "two_neurons_grad", "fork_grad"):
         stub = _cell_with(student, f"def {name}(")
         assert "raise NotImplementedError" in "".join(stub["source"])
         assert "Not attempted" in _text(_cell_with(student, f"ex.{name}.check({name})"))
@@ -148,12 +151,27 @@ def test_exercises_are_by_hand_and_enough():
     assert all(len(ex.mistakes) >= 4 for ex in exercises)
 
 
-def test_neuron_reference_is_the_cs231n_gradient():
-    result = checker.grade("lesson03.neuron_grad", lesson03._neuron_grad)
-    assert result.passed
-    expected = (-DF_DZ, 2 * DF_DZ, -2 * DF_DZ, -3 * DF_DZ, DF_DZ)
-    assert lesson03._neuron_grad(*POINT) == pytest.approx(expected, rel=1e-12)
-    assert lesson03.neuron_grad.points == (POINT,)
+def test_worked_neuron_is_checked_at_the_cs231n_numbers(master):
+    """Section 4 shows section 2's neuron as a function: check_gradient accepts it with the figure's red numbers."""
+    shown = _text(_cell_with(master, "check_gradient(neuron_grad, neuron, 2.0, -1.0, -3.0, -2.0, -3.0)"))
+    assert "Correct" in shown and "at all 33 points" in shown
+    for value in (-DF_DZ, 2 * DF_DZ, -2 * DF_DZ, -3 * DF_DZ, DF_DZ):
+        assert f"{value:.6f}"[:7] in shown
+
+
+def test_two_neurons_reference_is_the_chain_through_both():
+    """Autograd's reference at the lesson's point is the backward pass by hand: the first neuron receives
+    df/dh = w1·f(1 − f), not 1."""
+    x, w0, b0, w1, b1 = TWO_POINT
+    h = 1 / (1 + math.exp(-(w0 * x + b0)))
+    f = 1 / (1 + math.exp(-(w1 * h + b1)))
+    df_dz0 = f * (1 - f) * w1 * h * (1 - h)
+    expected = (df_dz0 * w0, df_dz0 * x, df_dz0, f * (1 - f) * h, f * (1 - f))
+    assert lesson03.two_neurons_grad.points == (TWO_POINT,)
+    reference = compute_reference(lesson03.two_neurons_grad, [TWO_POINT])
+    assert [float(e[0]) for e in reference.expected] == pytest.approx(expected, rel=1e-12)
+    assert lesson03._two_neurons_grad(*TWO_POINT) == pytest.approx(expected, rel=1e-12)
+    assert checker.grade("lesson03.two_neurons_grad", lesson03._two_neurons_grad).passed
 
 
 def test_torch_autograd_grad_is_refused_too():
@@ -168,12 +186,14 @@ def test_torch_autograd_grad_is_refused_too():
 
 
 def test_tensor_answers_are_accepted():
-    def answer(w0, x0, w1, x1, w2):
-        z = torch.tensor(w0 * x0 + w1 * x1 + w2, dtype=torch.float32)
-        s = torch.sigmoid(z) * (1 - torch.sigmoid(z))
-        return x0 * s, w0 * s, x1 * s, w1 * s, s
+    def answer(x, w0, b0, w1, b1):
+        h = torch.sigmoid(torch.tensor(w0 * x + b0, dtype=torch.float32))
+        f = torch.sigmoid(w1 * h + b1)
+        d1 = f * (1 - f)
+        d0 = d1 * w1 * h * (1 - h)
+        return d0 * w0, d0 * x, d0, d1 * h, d1
 
-    assert checker.grade("lesson03.neuron_grad", answer).passed
+    assert checker.grade("lesson03.two_neurons_grad", answer).passed
 
 
 # -- the graph drawing ---------------------------------------------------------------------------
@@ -221,17 +241,35 @@ def _sigmoid(z):
     return 1 / (1 + math.exp(-z))
 
 
-def _neuron_with(df_dz_of, bias=None):
-    def answer(w0, x0, w1, x1, w2):
-        s = df_dz_of(w0 * x0 + w1 * x1 + w2)
-        return x0 * s, w0 * s, x1 * s, w1 * s, s if bias is None else bias
+def _copied_neuron_for_the_first(x, w0, b0, w1, b1):
+    """Section 2's neuron code pasted for the first neuron, whose backward pass then starts from 1 at h."""
+    h = 1 / (1 + math.exp(-(w0 * x + b0)))
+    dh_dz = h * (1 - h)
+    f = 1 / (1 + math.exp(-(w1 * h + b1)))
+    df_dz = f * (1 - f)
+    return dh_dz * w0, dh_dz * x, dh_dz, df_dz * h, df_dz
 
-    return answer
+
+def _same_local_derivative_twice(x, w0, b0, w1, b1):
+    """One `s = f * (1 - f)` reused for both neurons."""
+    f = _sigmoid(w1 * _sigmoid(w0 * x + b0) + b1)
+    s = f * (1 - f)
+    return s * w1 * s * w0, s * w1 * s * x, s * w1 * s, s * _sigmoid(w0 * x + b0), s
+
+
+def _through_tensors_w1_forgotten(x, w0, b0, w1, b1):
+    """The backward pass written with torch, df/dh taken to be df/dz1."""
+    h = torch.sigmoid(torch.tensor(w0 * x + b0, dtype=torch.float64))
+    f = torch.sigmoid(w1 * h + b1)
+    df_dz1 = f * (1 - f)
+    df_dz0 = df_dz1 * h * (1 - h)
+    return df_dz0 * w0, df_dz0 * x, df_dz0, df_dz1 * h, df_dz1
 
 
 @pytest.mark.parametrize("exercise, answer, mistake", [
-    ("neuron_grad", _neuron_with(lambda z: _sigmoid(z) * (1 - _sigmoid(z)), bias=1.0), "bias-gradient-one"),
-    ("neuron_grad", _neuron_with(lambda z: math.exp(-z) / (1 + math.exp(-z))), "sigmoid-derivative-square-missing"),
+    ("two_neurons_grad", _copied_neuron_for_the_first, "upstream-missing"),
+    ("two_neurons_grad", _same_local_derivative_twice, "first-sigmoid-at-f"),
+    ("two_neurons_grad", _through_tensors_w1_forgotten, "w1-skipped"),
     ("fork_grad", lambda x, y: (y - math.sin(x), x + math.cos(x)), "cos-path-missing-y"),
 ])
 def test_plausible_wrong_answers_are_named(exercise, answer, mistake):
@@ -254,6 +292,6 @@ def test_prose_of_the_review(master, student):
     assert "adds its result to whatever the buffer already holds" in prose
     assert "unless you pass `retain_graph=True`" in prose
     # the intentional "Not quite" in the exercise edition is announced right before it
-    demo = student.index(_cell_with(student, "ex.neuron_grad.check(neuron_grad_by_autograd)"))
+    demo = student.index(_cell_with(student, "ex.two_neurons_grad.check(two_neurons_grad_by_autograd)"))
     assert student[demo - 1]["cell_type"] == "markdown"
     assert "this red box is expected" in "".join(student[demo - 1]["source"])

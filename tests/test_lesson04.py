@@ -95,7 +95,14 @@ def _outputs():
     "float64 dw: 6.691763029237442",
     " by hand: relative error 8.7e-08",
     "autograd: relative error 1.6e-07",
-    "yours gives dL/dw = 6.691762447357178, dL/db = 0.998770534992218",
+    "At x = 1.5, y = 1, w = 1, b = -0.5 yours gives d/dw = -0.4034121036529541, d/db = -0.26894140243530273",
+    "yours gives dL/dw = 0.01643346034218128, dL/db = 0.00245275527495243",
+    "    z  cross-entropy dL/dz  squared error dL/dz",
+    "  6.7               0.9988             2.45e-03",
+    " 20.0               1.0000             4.12e-09",
+    "e^88.7 = 3.325976864406685e+38   e^88.8 = inf",
+    "log(1 + e^z) − z·y      tensor([100.0000,  20.0000,   0.6931,  20.0000,      inf])",
+    "z + log(1 + e^−z) − z·y tensor([     inf,  20.0000,   0.6931,  20.0000, 100.0000])",
     "tensor(True)",
     "    z  p == 1.0  clamped loss  clamped dL/dz  stable loss  stable dL/dz",
     " 15.0     False       14.8438         1.0000      15.0000        1.0000",
@@ -164,17 +171,38 @@ def test_vectorized_datasets_saturate_and_vary_in_size():
 
 def test_scalar_exercise_stays_where_float32_is_fine():
     assert max(abs(w * x + b) for x, y, w, b in sample_points(ex.scalar_grads)) < 16.6
-    result = ex.scalar_grads.check(grads_by_hand, plot=False)
+    # float32 arithmetic passes (the squared error's gradient, computed in float32)
+    result = ex.scalar_grads.check(lambda x, y, w, b: tuple(torch.tensor(v) for v in ex._scalar_grads(x, y, w, b)),
+                                   plot=False)
     assert result.status == "correct"
-    assert "dL/dw = 6.691762447357178" in result.message
+    assert "dL/dw = 0.01643346" in result.message
+
+
+def test_section_2s_gradient_is_not_exercise_1s():
+    """Section 2 shows cross-entropy's gradient, in float32: check_gradient accepts it where float32 is fine,
+    and Exercise 1 (the squared error) names it as cross-entropy's."""
+    def loss_of(x, y, w, b):
+        return F.binary_cross_entropy_with_logits(w * x + b, y)
+
+    assert checker.check_gradient(grads_by_hand, loss_of, 1.5, 1.0, 1.0, -0.5, wrt=("w", "b")).passed
+    result = ex.scalar_grads.check(grads_by_hand, plot=False)
+    assert (result.status, result.mistake) == ("incorrect", "cross-entropy-gradient")
+
+
+def _by_sign(z, y):
+    """Section 4's two forms, each for its own sign of z (the answer gets 0-dim tensors: `if` works)."""
+    if z > 0:
+        return z + torch.log1p(torch.exp(-z)) - z * y
+    return torch.log1p(torch.exp(z)) - z * y
 
 
 @pytest.mark.parametrize("answer", [
-    lambda z, y: -(y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z)),
     lambda z, y: torch.clamp(z, min=0) - z * y + torch.log(1 + torch.exp(-torch.abs(z))),
-    lambda z, y: torch.where(y == 1, F.softplus(-z), F.softplus(z)),
+    lambda z, y: torch.where(z > 0, z + torch.log1p(torch.exp(-z)), torch.log1p(torch.exp(z))) - z * y,
+    _by_sign,
+    lambda z, y: torch.maximum(z, torch.zeros_like(z)) - z * y + torch.log1p(torch.exp(-z.abs())),
     lambda z, y: ex._stable_bce(z.float(), y.float()),
-], ids=["logsigmoid", "log-not-log1p", "softplus", "stable-in-float32"])
+], ids=["log-not-log1p", "where", "if-by-sign", "maximum", "stable-in-float32"])
 def test_other_stable_losses_pass(answer):
     result = ex.stable_bce.check(answer, plot=False)
     assert result.status == "correct", result.message
@@ -182,12 +210,25 @@ def test_other_stable_losses_pass(answer):
 
 
 def test_losses_that_only_look_stable_are_rejected():
-    """(1 − y)·z + log(1 + e^(−z)) overflows for z below −88.7 in float32 (−709.8 in float64); the function
-    the answer is compared with is refused, under any dtype."""
+    """(1 − y)·z + log(1 + e^(−z)), section 4's form for z > 0 spelled otherwise, overflows for z below −88.7 in
+    float32 (−709.8 in float64); the function the answer is compared with is refused, under any dtype."""
     overflow = ex.stable_bce.check(lambda z, y: (1 - y) * z + torch.log1p(torch.exp(-z)), plot=False)
-    assert overflow.status == "incorrect" and "not a finite number" in overflow.message
+    assert (overflow.status, overflow.mistake) == ("incorrect", "positive-form-everywhere")
     builtin = ex.stable_bce.check(lambda z, y: F.binary_cross_entropy_with_logits(z.float(), y.float()), plot=False)
     assert builtin.status == "incorrect" and builtin.mistake == "forbidden-function"
+
+
+@pytest.mark.parametrize("answer, named", [
+    (lambda z, y: -(y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z)), "F.logsigmoid"),
+    (lambda z, y: torch.where(y == 1, F.softplus(-z), F.softplus(z)), "F.softplus"),
+    (lambda z, y: torch.logaddexp(torch.zeros_like(z), z) - z * y, "torch.logaddexp"),
+    (lambda z, y: torch.logsumexp(torch.stack([torch.zeros_like(z), z]), 0) - z * y, "torch.logsumexp"),
+], ids=["logsigmoid", "softplus", "logaddexp", "logsumexp"])
+def test_library_functions_that_remove_the_overflow_are_refused(answer, named):
+    """They do exactly the step Exercise 3 asks for; the refusal names them and says what they compute."""
+    result = ex.stable_bce.check(answer, plot=False)
+    assert (result.status, result.mistake) == ("incorrect", "forbidden-function"), result.message
+    assert named in result.message and "without overflow" in result.message
 
 
 @pytest.mark.parametrize("answer, mistake", [
@@ -206,22 +247,30 @@ def _sigmoid(z):
 
 
 @pytest.mark.parametrize("exercise, answer, mistake", [
-    (ex.scalar_grads, lambda x, y, w, b: ((1 / (1 + math.exp(w * x + b)) - y) * x, 1 / (1 + math.exp(w * x + b)) - y),
-     "sigmoid-sign"),
-    (ex.scalar_grads, lambda x, y, w, b: ((_sigmoid(w * x) - y) * x, _sigmoid(w * x) - y), "bias-missing"),
-    (ex.scalar_grads, lambda x, y, w, b: ((_sigmoid(w * x + b) - y) * w, _sigmoid(w * x + b) - y),
-     "w-instead-of-x"),
+    (ex.scalar_grads, lambda x, y, w, b: ((_sigmoid(w * x + b) - y) * x, _sigmoid(w * x + b) - y),
+     "cross-entropy-gradient"),
+    (ex.scalar_grads, lambda x, y, w, b: (2 * (_sigmoid(w * x + b) - y) * x, 2 * (_sigmoid(w * x + b) - y)),
+     "sigmoid-derivative-missing"),
+    (ex.scalar_grads, lambda x, y, w, b: ((_sigmoid(w * x + b) - y) * _sigmoid(w * x + b) * (1 - _sigmoid(w * x + b))
+                                          * x, (_sigmoid(w * x + b) - y) * _sigmoid(w * x + b)
+                                          * (1 - _sigmoid(w * x + b))), "power-rule-factor-missing"),
+    (ex.scalar_grads, lambda x, y, w, b: (2 * (w * x + b - y) * x, 2 * (w * x + b - y)), "linear-regression"),
     (ex.dL_dz, lambda z, y: y * (1 - _sigmoid(z)) - (1 - y) * _sigmoid(z), "sign-flipped"),
     (ex.dL_dz, lambda z, y: 1 / (1 + math.exp(z)) - y, "sigmoid-sign"),
-    (ex.stable_bce, lambda z, y: -((1 - y) * F.logsigmoid(z) + y * F.logsigmoid(-z)), "labels-swapped"),
+    (ex.stable_bce, lambda z, y: torch.clamp(z, min=0) - z * (1 - y) + torch.log1p(torch.exp(-torch.abs(z))),
+     "labels-swapped"),
+    (ex.stable_bce, lambda z, y: torch.log1p(torch.exp(z)) - y * z, "softplus-overflow"),
+    (ex.stable_bce, lambda z, y: torch.where(z > 0, torch.log1p(torch.exp(z)), z + torch.log1p(torch.exp(-z))) - y * z,
+     "forms-swapped"),
+    (ex.stable_bce, lambda z, y: torch.log1p(torch.exp(-torch.abs(z))) - z * y, "max-missing"),
     (ex.stable_bce, lambda z, y: torch.clamp(z, min=0) + torch.log1p(torch.exp(-torch.abs(z))),
      "label-term-missing"),
     (ex.grad_vectorized, lambda X, y, w, b: (X.T @ (torch.sigmoid(X @ w + b) - y) / X.shape[1],
                                              (torch.sigmoid(X @ w + b) - y).mean()), "divided-by-d"),
     (ex.grad_vectorized, lambda X, y, w, b: (X.T @ (torch.sigmoid(X @ w + b) - y) / len(y),
                                              (torch.sigmoid(X @ w + b) - y).sum()), "db-summed"),
-], ids=["exp-sign", "no-bias", "times-w", "minus-form", "dz-exp-sign", "logsigmoid-swapped", "no-label-term",
-        "over-d", "db-sum"])
+], ids=["cross-entropy", "no-sigmoid-derivative", "half", "linear-regression", "minus-form", "dz-exp-sign",
+        "labels-swapped", "first-form-everywhere", "forms-swapped", "no-max", "no-label-term", "over-d", "db-sum"])
 def test_students_own_spelling_of_known_mistakes_is_named(exercise, answer, mistake):
     result = exercise.check(answer, plot=False)
     assert (result.status, result.mistake) == ("incorrect", mistake), result.message
@@ -328,3 +377,15 @@ def test_surface_figure_draws_arrow_and_path():
     fig = loss_surface_figure(lambda w, b: torch.tensor(float(w) ** 2 + float(b) ** 2), 1.0, 1.0, n=5,
                               grad=lambda w, b: (2 * w, 2 * b))
     assert "(2, 2)" in fig.axes[0].get_title()
+
+
+# -- the exercise edition --------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["scalar_grads", "dL_dz", "stable_bce", "grad_vectorized"])
+def test_exercise_edition_has_stubs_reported_not_attempted(name):
+    cells = [c for c in _cells(STUDENT) if c["cell_type"] == "code"]
+    stub = next(c for c in cells if "".join(c["source"]).startswith(f"def {name}("))
+    source = "".join(stub["source"])
+    assert "raise NotImplementedError" in source and "BEGIN SOLUTION" not in source
+    check = next(c for c in cells if f"ex.{name}.check({name})" in "".join(c["source"]))
+    shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in check["outputs"])
+    assert "Not attempted" in shown, shown[:300]

@@ -56,7 +56,7 @@ def test_the_stub_itself_is_not_attempted(answer, tmp_path):
 
 # -- sentences that end -------------------------------------------------------------------------
 def test_when_every_output_is_wrong_the_sentence_ends():
-    result = checker.grade(lesson03.neuron_grad, lambda *args: (1.0, 2.0, 3.0, 4.0, 5.0))
+    result = checker.grade(lesson03.two_neurons_grad, lambda *args: (1.0, 2.0, 3.0, 4.0, 5.0))
     assert result.status == "incorrect"
     assert "are not." not in result.message and "None of your 5 values is right" in result.message
     some = checker.grade(lesson03.fork_grad, lambda x, y: (lesson03._fork_grad(x, y)[0], 7.0))

@@ -26,9 +26,10 @@ TABLE = {
     "lesson02.vjp": {"accumulated-across-calls"},
     "lesson02.fix_zeroing": {"accumulated", "accumulated-across-calls"},
     "lesson03.df_dx": set(),
-    "lesson03.neuron_grad": {"sigmoid-derivative-plus", "bias-missing"},
+    "lesson03.two_neurons_grad": {"sigmoid-derivative-plus", "bias-missing"},
     "lesson03.fork_grad": set(),
-    "lesson04.scalar_grads": {"bias-missing", "sigmoid-missing", "sigmoid-derivative-plus"},
+    # the squared error: z − y there is linear regression's own error term, named by the exercise itself
+    "lesson04.scalar_grads": {"bias-missing", "sigmoid-derivative-plus"},
     "lesson04.dL_dz": {"sigmoid-missing"},  # its input is z itself: no bias; σ′ cannot be finite where it saturates
     "lesson04.stable_bce": set(),
     "lesson04.grad_vectorized": {"bias-missing", "sigmoid-missing", "sigmoid-derivative-plus", "broadcast-nn"},
@@ -63,26 +64,24 @@ def _sigma(z):
     return 1 / (1 + math.exp(-z))
 
 
-def neuron_sigma_plus(w0, x0, w1, x1, w2):
-    f = _sigma(w0 * x0 + w1 * x1 + w2)
-    d = f * (1 + f)
-    return x0 * d, w0 * d, x1 * d, w1 * d, d
+def two_neurons_sigma_plus(x, w0, b0, w1, b1):
+    h = _sigma(w0 * x + b0)
+    f = _sigma(w1 * h + b1)
+    d1 = f * (1 + f)
+    d0 = d1 * w1 * h * (1 + h)
+    return d0 * w0, d0 * x, d0, d1 * h, d1
 
 
-def neuron_no_bias(w0, x0, w1, x1, w2):
-    f = _sigma(w0 * x0 + w1 * x1)
-    d = f * (1 - f)
-    return x0 * d, w0 * d, x1 * d, w1 * d, d
-
-
-def scalar_logit_for_p(x, y, w, b):
-    z = w * x + b
-    return (z - y) * x, z - y
+def two_neurons_no_bias(x, w0, b0, w1, b1):
+    h = _sigma(w0 * x)  # the first neuron's bias forgotten
+    f = _sigma(w1 * h + b1)
+    d0 = f * (1 - f) * w1 * h * (1 - h)
+    return d0 * w0, d0 * x, d0, f * (1 - f) * h, f * (1 - f)
 
 
 def scalar_sigma_plus(x, y, w, b):
     p = _sigma(w * x + b)
-    dz = (p - y) / (p * (1 - p)) * p * (1 + p)
+    dz = 2 * (p - y) * p * (1 + p)  # the squared error's dL/dp times a wrong dp/dz
     return dz * x, dz
 
 
@@ -119,9 +118,8 @@ def fix_zeroing_global(x):
 
 # (exercise, a student's answer making the slip, the slip)
 REAL = [
-    (lesson03.neuron_grad, neuron_sigma_plus, "sigmoid-derivative-plus"),
-    (lesson03.neuron_grad, neuron_no_bias, "bias-missing"),
-    (lesson04.scalar_grads, scalar_logit_for_p, "sigmoid-missing"),
+    (lesson03.two_neurons_grad, two_neurons_sigma_plus, "sigmoid-derivative-plus"),
+    (lesson03.two_neurons_grad, two_neurons_no_bias, "bias-missing"),
     (lesson04.scalar_grads, scalar_sigma_plus, "sigmoid-derivative-plus"),
     (lesson04.dL_dz, lambda z, y: z - y, "sigmoid-missing"),
     (lesson04.grad_vectorized, vectorized_sigma_plus, "sigmoid-derivative-plus"),

@@ -1,8 +1,8 @@
 """Stability is judged where instability happens: in float32, at the logits where naive forms overflow.
 
 Lesson 04's "stable" exercises are judged in float64 and in float32 (the precision students train
-in), with |z| up to 100 and at ±1e4; an exercise can forbid the library function that would do
-the work, under every route to it, in the notebook and in bulk grading.
+in), with |z| up to 100 and at ±1e4; an exercise can forbid the library functions that would do
+the work, under every route to them, in the notebook and in bulk grading.
 """
 import pytest
 import torch
@@ -45,6 +45,10 @@ NAIVE = [
      lambda z, y: -(y * torch.log(torch.sigmoid(z)) + (1 - y) * torch.log(torch.sigmoid(-z))), "exp-overflow"),
     ("y log(1+e^-z) + (1-y) log(1+e^z)",
      lambda z, y: y * torch.log(1 + torch.exp(-z)) + (1 - y) * torch.log(1 + torch.exp(z)), "exp-overflow"),
+    ("z + log1p(exp(-z)) - z*y", lambda z, y: z + torch.log1p(torch.exp(-z)) - z * y, "positive-form-everywhere"),
+    ("each form on the wrong side",
+     lambda z, y: torch.where(z > 0, torch.log1p(torch.exp(z)), z + torch.log1p(torch.exp(-z))) - z * y,
+     "forms-swapped"),
 ]
 
 
@@ -81,8 +85,8 @@ def test_an_answer_that_loses_its_precision_in_float32_is_wrong():
 
 STABLE = [
     ("section 4's formula", lesson04._stable_bce),
-    ("F.logsigmoid", lambda z, y: -(y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z))),
-    ("F.softplus", lambda z, y: F.softplus(z) - z * y),
+    ("each of section 4's forms on its own side",
+     lambda z, y: torch.where(z > 0, z + torch.log1p(torch.exp(-z)), torch.log1p(torch.exp(z))) - z * y),
     ("float32 inside", lambda z, y: lesson04._stable_bce(z.float(), y.float())),
 ]
 
@@ -100,6 +104,18 @@ FORBIDDEN = [
      lambda z, y: torch.binary_cross_entropy_with_logits(z, y, None, None, 1), "binary_cross_entropy_with_logits"),
     ("torch.ops.aten", lambda z, y: torch.ops.aten.binary_cross_entropy_with_logits(z, y),
      "binary_cross_entropy_with_logits"),
+    # the functions that would remove the overflow, the step the exercise asks for
+    ("F.logsigmoid", lambda z, y: -(y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z)), "F.logsigmoid"),
+    ("nn.LogSigmoid", lambda z, y: -(y * nn.LogSigmoid()(z) + (1 - y) * nn.LogSigmoid()(-z)), "nn.LogSigmoid"),
+    ("aten.log_sigmoid_forward", lambda z, y: -torch.ops.aten.log_sigmoid_forward(-z)[0] - z * y,
+     "log_sigmoid_forward"),
+    ("F.softplus", lambda z, y: F.softplus(z) - z * y, "F.softplus"),
+    ("nn.Softplus", lambda z, y: nn.Softplus()(z) - z * y, "nn.Softplus"),
+    ("torch.logaddexp", lambda z, y: torch.logaddexp(torch.zeros_like(z), z) - z * y, "torch.logaddexp"),
+    ("Tensor.logaddexp", lambda z, y: z.logaddexp(torch.zeros_like(z)) - z * y, "torch.logaddexp"),
+    ("torch.logsumexp", lambda z, y: torch.stack([torch.zeros_like(z), z]).logsumexp(0) - z * y, "torch.logsumexp"),
+    ("torch.special.logsumexp", lambda z, y: torch.special.logsumexp(torch.stack([torch.zeros_like(z), z]), 0) - z * y,
+     "torch.special.logsumexp"),
 ]
 
 
@@ -112,8 +128,10 @@ def test_the_function_compared_with_is_forbidden(label, answer, named, tmp_path)
 
 def test_forbidden_functions_stay_usable_elsewhere():
     z, y = torch.tensor(3.0), torch.tensor(1.0)
-    assert torch.isfinite(F.binary_cross_entropy_with_logits(z, y))
+    assert torch.isfinite(F.binary_cross_entropy_with_logits(z, y)) and torch.isfinite(F.logsigmoid(z))
     assert checker.grade("lesson04.scalar_grads", lesson04._scalar_grads).passed
+    # outside the check, and in other exercises' answers
+    assert checker.grade("lesson04.dL_dz", lambda z, y: float(torch.sigmoid(torch.tensor(z)) - y)).passed
 
 
 def test_stability_is_judged_in_bulk_grading_too(tmp_path):

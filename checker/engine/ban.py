@@ -189,9 +189,14 @@ def _unpack(tensor):
 
 
 def _shown(func, name: str) -> str:
+    """The name a student would have written: F.logsigmoid (torch._C._nn.log_sigmoid), torch.special.logsumexp."""
     module = getattr(func, "__module__", None) or ""
     if module == "torch.nn.functional":
         return f"F.{name}"
+    if module == "torch._C._nn":  # the C functions torch.nn.functional exports, some under another name
+        return "F." + {"log_sigmoid": "logsigmoid"}.get(name, name)
+    if module == "torch._C._special":
+        return f"torch.special.{name.removeprefix('special_')}"
     return f"torch.{name}"
 
 

@@ -354,8 +354,8 @@ def _stopped(ex: ExerciseSpec, err: BaseException, where: str, stop, answer: Any
         why = f" ({err.why})" if err.why else ""
         return stop(
             "incorrect",
-            f"Your answer calls {err.what}, which computes {ex.quantity} for you: this exercise asks you to "
-            f"write the formula yourself{why}. The checker compares your formula with it.",
+            f"Your answer calls {err.what}, which does the exercise's work for you: this exercise asks you to "
+            f"write the formula yourself{why}. The checker compares your formula with {ex.compared_with}.",
             mistake="forbidden-function",
         )
     if isinstance(err, guard.TimeLimitExceeded):

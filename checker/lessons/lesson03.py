@@ -9,7 +9,7 @@ import math
 import torch
 
 from ..engine.exercise import Exercise, Mistake
-from .practice import EXP_COS_POWER, NEURON_SIGMOID_TANH
+from .practice import EXP_COS_POWER, TWO_NEURONS_SIGMOID_TANH
 from .slips import BIAS_MISSING, SIGMOID_DERIVATIVE_PLUS
 
 
@@ -73,105 +73,149 @@ df_dx = Exercise(
 )
 
 
-# -- Exercise 2: the sigmoid neuron f = σ(w0·x0 + w1·x1 + w2) ---------------------------
-# With z = w0·x0 + w1·x1 + w2 and s = σ(z)(1 − σ(z)): the multiply gates swap their
-# inputs, the add gates pass the gradient through.
-def _neuron_grad(w0, x0, w1, x1, w2):
-    z = w0 * x0 + w1 * x1 + w2
-    f = 1 / (1 + math.exp(-z))
-    df_dz = f * (1 - f)
-    return x0 * df_dz, w0 * df_dz, x1 * df_dz, w1 * df_dz, df_dz
+# -- Exercise 2: two neurons in a row, h = σ(w0·x + b0), f = σ(w1·h + b1) ------------------------
+# Section 2 shows one neuron, whose output is f itself: its backward pass starts from df/df = 1.
+# Here the first neuron's output h feeds a second neuron, so the gradient that arrives at h is
+# df/dh, what the second neuron sends back, and the first neuron's partials are multiplied by it:
+#   df/dz1 = f(1 − f)              the second sigmoid, at its own output f
+#   df/dw1 = h·df/dz1, df/db1 = df/dz1, df/dh = w1·df/dz1   (the product w1·h swaps)
+#   df/dz0 = df/dh · h(1 − h)      the first sigmoid, at its own output h
+#   df/dx = w0·df/dz0, df/dw0 = x·df/dz0, df/db0 = df/dz0
+def _two_neurons_grad(x, w0, b0, w1, b1):
+    h = 1 / (1 + math.exp(-(w0 * x + b0)))  # forward: the first neuron
+    f = 1 / (1 + math.exp(-(w1 * h + b1)))  # the second neuron, whose input is h
+    df_dz1 = f * (1 - f)  # backward: the second sigmoid's local derivative
+    df_dh = df_dz1 * w1  # w1·h: the gradient for h is w1 times the one from above
+    df_dz0 = df_dh * h * (1 - h)  # the first sigmoid's local derivative, at its own output h
+    return df_dz0 * w0, df_dz0 * x, df_dz0, df_dz1 * h, df_dz1
 
 
-def _neuron_mistake(df_dz_of):
-    """The right structure with a wrong local derivative df/dz = df_dz_of(z)."""
+def _forward(x, w0, b0, w1, b1):
+    h = _sigmoid(w0 * x + b0)
+    return h, _sigmoid(w1 * h + b1)
 
-    def answer(w0, x0, w1, x1, w2):
-        s = df_dz_of(w0 * x0 + w1 * x1 + w2)
-        return x0 * s, w0 * s, x1 * s, w1 * s, s
+
+def _with_local_derivative(local):
+    """The right backward pass with a wrong local derivative of the sigmoid, local(z, σ(z)), at both neurons."""
+
+    def answer(x, w0, b0, w1, b1):
+        z0 = w0 * x + b0
+        h = _sigmoid(z0)
+        z1 = w1 * h + b1
+        df_dz1 = local(z1, _sigmoid(z1))
+        df_dz0 = df_dz1 * w1 * local(z0, h)
+        return df_dz0 * w0, df_dz0 * x, df_dz0, df_dz1 * h, df_dz1
 
     return answer
 
 
-def _neuron_not_swapped(w0, x0, w1, x1, w2):
-    z = w0 * x0 + w1 * x1 + w2
-    s = _sigmoid(z) * (1 - _sigmoid(z))
-    return w0 * s, x0 * s, w1 * s, x1 * s, s
+# Each answer below does one step of the backward pass wrongly; the other steps are right.
+def _first_neuron_alone(x, w0, b0, w1, b1):
+    h, f = _forward(x, w0, b0, w1, b1)
+    dh_dz0 = h * (1 - h)  # section 2's neuron, started from 1 at h instead of from df/dh
+    return dh_dz0 * w0, dh_dz0 * x, dh_dz0, f * (1 - f) * h, f * (1 - f)
 
 
-def _neuron_bias_zero(w0, x0, w1, x1, w2):
-    z = w0 * x0 + w1 * x1 + w2
-    s = _sigmoid(z) * (1 - _sigmoid(z))
-    return x0 * s, w0 * s, x1 * s, w1 * s, 0.0
+def _first_sigmoid_skipped(x, w0, b0, w1, b1):
+    h, f = _forward(x, w0, b0, w1, b1)
+    df_dh = f * (1 - f) * w1  # passed on to w0, x and b0 without h·(1 − h)
+    return df_dh * w0, df_dh * x, df_dh, f * (1 - f) * h, f * (1 - f)
 
 
-def _neuron_bias_one(w0, x0, w1, x1, w2):
-    z = w0 * x0 + w1 * x1 + w2
-    s = _sigmoid(z) * (1 - _sigmoid(z))
-    return x0 * s, w0 * s, x1 * s, w1 * s, 1.0
+def _first_sigmoid_at_f(x, w0, b0, w1, b1):
+    h, f = _forward(x, w0, b0, w1, b1)
+    df_dz0 = f * (1 - f) * w1 * f * (1 - f)  # the second neuron's local derivative used twice
+    return df_dz0 * w0, df_dz0 * x, df_dz0, f * (1 - f) * h, f * (1 - f)
 
 
-def _neuron_bias_missing(w0, x0, w1, x1, w2):
-    z = w0 * x0 + w1 * x1  # w2, the bias, left out
-    s = _sigmoid(z) * (1 - _sigmoid(z))
-    return x0 * s, w0 * s, x1 * s, w1 * s, s
+def _w1_skipped(x, w0, b0, w1, b1):
+    h, f = _forward(x, w0, b0, w1, b1)
+    df_dz0 = f * (1 - f) * h * (1 - h)  # df/dh taken as df/dz1: the product w1·h not crossed
+    return df_dz0 * w0, df_dz0 * x, df_dz0, f * (1 - f) * h, f * (1 - f)
 
 
-NEURON_INPUTS = ("w0", "x0", "w1", "x1", "w2")
+def _second_product_not_swapped(x, w0, b0, w1, b1):
+    h, f = _forward(x, w0, b0, w1, b1)
+    df_dz1 = f * (1 - f)
+    df_dz0 = df_dz1 * h * h * (1 - h)  # df/dh = h·df/dz1 instead of w1·df/dz1
+    return df_dz0 * w0, df_dz0 * x, df_dz0, df_dz1 * w1, df_dz1
 
-neuron_grad = Exercise(
-    id="lesson03.neuron_grad",
-    variants=NEURON_SIGMOID_TANH,  # ex.neuron_grad.practice(): checker.lessons.practice
-    title="Backprop through a sigmoid neuron f = σ(w0·x0 + w1·x1 + w2)",
-    signature="neuron_grad(w0, x0, w1, x1, w2) -> (df/dw0, df/dx0, df/dw1, df/dx1, df/dw2)",
-    function=lambda w0, x0, w1, x1, w2: torch.sigmoid(w0 * x0 + w1 * x1 + w2),
-    inputs=NEURON_INPUTS,
-    outputs=tuple(f"df/d{name}" for name in NEURON_INPUTS),
-    domain={name: (-2.0, 2.0) for name in NEURON_INPUTS},
-    points=((2.0, -1.0, -3.0, -2.0, -3.0),),
-    solution_fn=_neuron_grad,
+
+def _first_product_not_swapped(x, w0, b0, w1, b1):
+    h, f = _forward(x, w0, b0, w1, b1)
+    df_dz0 = f * (1 - f) * w1 * h * (1 - h)
+    return df_dz0 * x, df_dz0 * w0, df_dz0, f * (1 - f) * h, f * (1 - f)
+
+
+def _second_sigmoid_skipped(x, w0, b0, w1, b1):
+    h, _ = _forward(x, w0, b0, w1, b1)
+    df_dz0 = w1 * h * (1 - h)  # the gradient leaves f as 1, without f·(1 − f)
+    return df_dz0 * w0, df_dz0 * x, df_dz0, h, 1.0
+
+
+def _first_bias_missing(x, w0, b0, w1, b1):
+    h = _sigmoid(w0 * x)  # b0, the first neuron's bias, left out
+    f = _sigmoid(w1 * h + b1)
+    df_dz0 = f * (1 - f) * w1 * h * (1 - h)
+    return df_dz0 * w0, df_dz0 * x, df_dz0, f * (1 - f) * h, f * (1 - f)
+
+
+TWO_NEURON_INPUTS = ("x", "w0", "b0", "w1", "b1")
+
+two_neurons_grad = Exercise(
+    id="lesson03.two_neurons_grad",
+    variants=TWO_NEURONS_SIGMOID_TANH,  # ex.two_neurons_grad.practice(): checker.lessons.practice
+    title="Backprop through two neurons in a row: h = σ(w0·x + b0), f = σ(w1·h + b1)",
+    signature="two_neurons_grad(x, w0, b0, w1, b1) -> (df/dx, df/dw0, df/db0, df/dw1, df/db1)",
+    function=lambda x, w0, b0, w1, b1: torch.sigmoid(w1 * torch.sigmoid(w0 * x + b0) + b1),
+    inputs=TWO_NEURON_INPUTS,
+    outputs=tuple(f"df/d{name}" for name in TWO_NEURON_INPUTS),
+    domain={"x": (-3.0, 3.0), "w0": (-2.0, 2.0), "b0": (-2.0, 2.0), "w1": (-3.0, 3.0), "b1": (-2.0, 2.0)},
+    # every step of the backward pass shows at this point: h and f far from 0, 1/2 and 1, w1 far from h
+    points=((1.5, 2.0, -1.0, -3.0, 1.0),),
+    solution_fn=_two_neurons_grad,
     hints=(
-        "Go backwards one stage at a time: first df/dz at z = w0·x0 + w1·x1 + w2, then from z to each "
-        "input.",
-        "The local derivative of the sigmoid: dσ/dz = σ(z)·(1 − σ(z)), with σ(z) = 1 / (1 + exp(−z)), "
-        "the neuron's output f.",
-        "z is a sum, so ∂z/∂w2 = 1 and ∂z/∂(w0·x0) = 1. In the product w0·x0, ∂/∂w0 = x0 and "
-        "∂/∂x0 = w0: each input's gradient is the *other* input times the gradient from above.",
-        "df/dw0 = x0·f·(1 − f), df/dx0 = w0·f·(1 − f), and likewise for w1, x1; df/dw2 = f·(1 − f).",
+        "Forward first: h = σ(w0·x + b0), then f = σ(w1·h + b1). The local derivatives need both outputs.",
+        "Backward through the second neuron is section 2's neuron with one input: df/dz1 = f·(1 − f), then "
+        "df/dw1 = h·df/dz1, df/db1 = df/dz1, and the gradient that goes on to h is df/dh = w1·df/dz1.",
+        "The first neuron receives df/dh from above instead of 1: df/dz0 = df/dh · h·(1 − h), with its own "
+        "output h.",
+        "Then the product w0·x swaps, as in section 2: df/dx = w0·df/dz0, df/dw0 = x·df/dz0, df/db0 = df/dz0.",
     ),
     mistakes=(
-        Mistake("sigmoid-derivative-missing", _neuron_mistake(lambda z: 1.0),
-                "You went from z back to the inputs correctly, but skipped the sigmoid: every partial "
-                "must be multiplied by its local derivative dσ/dz = σ(z)·(1 − σ(z))."),
-        Mistake("sigmoid-derivative-on-z", _neuron_mistake(lambda z: z * (1 - z)),
-                "You computed z·(1 − z): the formula σ(1 − σ) needs the sigmoid's output, σ(z)·(1 − σ(z)), "
-                "not its input z."),
-        Mistake("sigmoid-applied-twice", _neuron_mistake(lambda z: _sigmoid(_sigmoid(z)) * (1 - _sigmoid(_sigmoid(z)))),
-                "You applied the sigmoid twice: σ(f)·(1 − σ(f)) with f = σ(z). The output f already is "
-                "σ(z), so the local derivative is f·(1 − f)."),
-        Mistake("sigmoid-derivative-sign", _neuron_mistake(lambda z: -_sigmoid(z) * (1 - _sigmoid(z))),
-                "Sign error in the sigmoid's derivative: σ increases everywhere, so dσ/dz = σ(z)·(1 − σ(z)) "
-                "is positive. (Differentiating 1/(1 + e^−z) gives two minus signs, and they cancel.)"),
-        Mistake("sigmoid-derivative-as-sigmoid", _neuron_mistake(_sigmoid),
-                "You used σ(z) itself as its derivative: dσ/dz = σ(z)·(1 − σ(z)). (It is exp whose "
-                "derivative is itself.)"),
-        Mistake("multiply-not-swapped", _neuron_not_swapped,
-                "At a product the partials swap: in w0·x0, the gradient for w0 is x0 times the gradient "
-                "from above, and the gradient for x0 is w0 times it. Yours gives w0 its own value."),
-        Mistake("bias-gradient-zero", _neuron_bias_zero,
-                "df/dw2 is not 0: the bias enters z with factor 1 (∂z/∂w2 = 1), so, like every input of an "
-                "addition, it receives the gradient that arrives at z, unchanged."),
-        Mistake("bias-gradient-one", _neuron_bias_one,
-                "df/dw2 is not 1: ∂z/∂w2 = 1 is only the last step of the path. Between w2 and f sits the "
-                "sigmoid, so the bias's gradient is multiplied by the sigmoid's local derivative too, like "
-                "the gradients of w0, x0, w1, x1."),
-        Mistake("sigmoid-derivative-square-missing",
-                _neuron_mistake(lambda z: math.exp(-z) / (1 + math.exp(-z))),
-                "Your sigmoid derivative is e⁻ᶻ/(1 + e⁻ᶻ), which is 1 − σ(z): the denominator is not squared. "
-                "σ = 1/d with d = 1 + e⁻ᶻ, and the local derivative of 1/d is −1/d², with d squared "
-                "(section 2.1)."),
-        SIGMOID_DERIVATIVE_PLUS.mistake(_neuron_mistake(lambda z: _sigmoid(z) * (1 + _sigmoid(z)))),
-        BIAS_MISSING.mistake(_neuron_bias_missing, after="Here z = w0·x0 + w1·x1 + w2: w2 is the bias."),
+        Mistake("upstream-missing", _first_neuron_alone,
+                "df/dw1 and df/db1 are right, but your first three partials are those of h, the first neuron's "
+                "output, not of f: you started the first neuron from a gradient of 1, as section 2 did at its "
+                "output. Here h is not the output: the gradient that arrives at h is df/dh, what the second neuron "
+                "sends back, and every partial of the first neuron is multiplied by it."),
+        Mistake("first-sigmoid-skipped", _first_sigmoid_skipped,
+                "df/dw1 and df/db1 are right, but between h and w0, x, b0 sits the first sigmoid: df/dh must be "
+                "multiplied by its local derivative h·(1 − h) before it reaches them."),
+        Mistake("first-sigmoid-at-f", _first_sigmoid_at_f,
+                "For the first sigmoid you used f·(1 − f), the second neuron's local derivative. Each sigmoid's "
+                "local derivative is taken at its own output: h·(1 − h) for the first neuron, with "
+                "h = σ(w0·x + b0)."),
+        Mistake("w1-skipped", _w1_skipped,
+                "df/dw1 and df/db1 are right, but on the way from the second neuron back to h you did not cross the "
+                "product w1·h: the gradient for h is w1 times the gradient from above, so the first neuron's "
+                "three partials miss the factor w1."),
+        Mistake("second-product-not-swapped", _second_product_not_swapped,
+                "At the product w1·h the partials swap: the gradient for w1 is h times the gradient from above, and "
+                "the gradient that goes on to h is w1 times it. Yours gives each its own value."),
+        Mistake("first-product-not-swapped", _first_product_not_swapped,
+                "df/dw1, df/db1 and df/db0 are right, but at the product w0·x the partials swap: df/dx is w0 times "
+                "the gradient that reaches the first neuron's z, and df/dw0 is x times it. Yours gives each its own "
+                "value."),
+        Mistake("second-sigmoid-skipped", _second_sigmoid_skipped,
+                "You skipped the second sigmoid: the backward pass starts at f with df/df = 1 and must first "
+                "multiply by its local derivative f·(1 − f); every one of the five partials inherits that factor."),
+        Mistake("sigmoid-derivative-on-z", _with_local_derivative(lambda z, s: z * (1 - z)),
+                "You computed z·(1 − z) from each sigmoid's input: the formula σ·(1 − σ) needs the sigmoid's "
+                "output, h·(1 − h) for the first neuron and f·(1 − f) for the second."),
+        SIGMOID_DERIVATIVE_PLUS.mistake(_with_local_derivative(lambda z, s: s * (1 + s))),
+        BIAS_MISSING.mistake(_first_bias_missing,
+                             after="Here the first neuron's z is w0·x + b0: without b0, h is wrong, and so is "
+                                   "everything after it, f included."),
     ),
 )
 

@@ -1,8 +1,9 @@
 """Lesson 04, logistic regression: the gradient of binary cross-entropy, by hand and stably.
 
-Every reference is computed from the logit z with F.binary_cross_entropy_with_logits in
-float64, which is finite and accurate for any z: the sampled points go well into the
-saturated region (|z| up to 40) where p = σ(z) rounds to exactly 0 or 1.
+Every cross-entropy reference is computed from the logit z with F.binary_cross_entropy_with_logits
+in float64, which is finite and accurate for any z: the sampled points go well into the
+saturated region (|z| up to 40, and 100 for the loss itself) where p = σ(z) rounds to exactly 0 or 1.
+Exercise 1 takes section 2's chain to another loss, the squared error, where nothing cancels.
 """
 import math
 
@@ -10,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.exercise import Exercise, Mistake
-from .practice import BCE_ONE_EXAMPLE, BCE_POS_WEIGHT
+from .practice import BCE_POS_WEIGHT, SQUARED_ERROR_ONE_EXAMPLE
 from .slips import BIAS_MISSING, BROADCAST_COLUMN, LOGIT_FOR_PREDICTION, SIGMOID_DERIVATIVE_PLUS
 
 
@@ -35,16 +36,19 @@ def _uniform(generator, low, high) -> float:
     return low + (high - low) * float(torch.rand((), generator=generator, dtype=torch.float64))
 
 
-# -- Exercise 1: the lesson's first example, dL/dw and dL/db for one example  -------------------
+# -- Exercise 1: section 2's chain with another loss, the squared error L = (p − y)² ----------------
+# Section 2 multiplies dL/dp · dp/dz · dz/dw for cross-entropy, whose dL/dp = (p − y)/(p(1 − p))
+# cancels the sigmoid's derivative. The squared error's dL/dp = 2(p − y) does not: p(1 − p) stays,
+#   dL/dz = 2(p − y)·p(1 − p),   dL/dw = dL/dz · x,   dL/db = dL/dz.
 def _scalar_grads(x, y, w, b):
     z = w * x + b
     p = 1 / (1 + math.exp(-z))
-    dL_dz = p - y
+    dL_dz = 2 * (p - y) * p * (1 - p)
     return dL_dz * x, dL_dz
 
 
 def _sample_scalar(generator):
-    # |z| = |w·x + b| <= 14: the derivation is tested here; saturation is exercises 2 and 4.
+    # |z| = |w·x + b| <= 14: the derivation is tested here; saturation is exercises 2 and 3.
     x = _uniform(generator, -4.0, 4.0)
     y = _label(generator)
     w = _uniform(generator, -3.0, 3.0)
@@ -53,6 +57,8 @@ def _sample_scalar(generator):
 
 
 def _scalar_mistake(dz_fn, dw_uses_x=True, db_uses_x=False, with_bias=True):
+    """An answer built on a dL/dz = dz_fn(z, y), with the last chain-rule factors as the flags say."""
+
     def answer(x, y, w, b):
         d = dz_fn(w * x + b if with_bias else w * x, y)
         return (d * x if dw_uses_x else d), (d * x if db_uses_x else d)
@@ -60,71 +66,76 @@ def _scalar_mistake(dz_fn, dw_uses_x=True, db_uses_x=False, with_bias=True):
     return answer
 
 
+def _squared_error_dz(z, y):
+    p = _sigmoid(z)
+    return 2 * (p - y) * p * (1 - p)
+
+
 def _w_instead_of_x(x, y, w, b):
-    d = _sigmoid(w * x + b) - y
+    d = _squared_error_dz(w * x + b, y)
     return d * w, d
 
 
 scalar_grads = Exercise(
     id="lesson04.scalar_grads",
-    variants=BCE_ONE_EXAMPLE,  # ex.scalar_grads.practice(): checker.lessons.practice
-    title="dL/dw and dL/db for one example of logistic regression",
+    variants=SQUARED_ERROR_ONE_EXAMPLE,  # ex.scalar_grads.practice(): checker.lessons.practice
+    title="dL/dw and dL/db for one example, with the squared error L = (p − y)²",
     signature="scalar_grads(x, y, w, b) -> (dw, db)",
-    function=lambda x, y, w, b: _bce_logits(w * x + b, y),
+    function=lambda x, y, w, b: (torch.sigmoid(w * x + b) - y) ** 2,
     inputs=("x", "y", "w", "b"),
     wrt=("w", "b"),
     outputs=("dL/dw", "dL/db"),
+    # section 1's example: the confidently wrong prediction, where the two losses differ most
     points=((6.7, 0.0, 1.0, 0.0),),
     sampler=_sample_scalar,
     solution_fn=_scalar_grads,
     hints=(
-        "Forward: z = w·x + b, p = σ(z) = 1 / (1 + e^(−z)), L = −[y·log p + (1 − y)·log(1 − p)].",
-        "Chain rule: dL/dw = dL/dp · dp/dz · dz/dw, with dL/dp = (p − y) / (p(1 − p)) and dp/dz = p(1 − p).",
-        "The p(1 − p) cancels: dL/dz = p − y. Then dz/dw = x and dz/db = 1.",
-        "return (p - y) * x, (p - y)   # with p = 1 / (1 + math.exp(-(w * x + b)))",
+        "The chain is section 2's: dL/dw = dL/dp · dp/dz · ∂z/∂w, with the same dp/dz = p(1 − p), ∂z/∂w = x and "
+        "∂z/∂b = 1. Only dL/dp changes.",
+        "dL/dp for L = (p − y)²: the power rule, times the derivative of p − y with respect to p, which is 1.",
+        "dL/dp = 2(p − y). Nothing cancels this time: dL/dz = 2(p − y)·p(1 − p); then dL/dw = dL/dz · x and "
+        "dL/db = dL/dz.",
+        "return 2 * (p - y) * p * (1 - p) * x, 2 * (p - y) * p * (1 - p)   # p = 1 / (1 + math.exp(-(w * x + b)))",
     ),
     mistakes=(
-        Mistake("sign-flipped", _scalar_mistake(lambda z, y: y - _sigmoid(z)),
-                "Wrong sign: dL/dz = p − y, not y − p. The loss must grow when p moves away from y, so "
-                "for y = 0 its slope in z is positive. (Gradient descent with y − p would climb the loss.)"),
-        Mistake("sigmoid-derivative-missing",
-                _scalar_mistake(lambda z, y: (_sigmoid(z) - y) / (_sigmoid(z) * (1 - _sigmoid(z)))),
-                "You stopped at dL/dp = (p − y) / (p(1 − p)): the chain rule still needs the sigmoid's "
-                "derivative dp/dz = p(1 − p). Multiplied together they cancel to dL/dz = p − y."),
+        Mistake("cross-entropy-gradient", _scalar_mistake(lambda z, y: _sigmoid(z) - y),
+                "That is cross-entropy's gradient, (p − y)·x and p − y. Its p(1 − p) cancelled because "
+                "cross-entropy's dL/dp = (p − y)/(p(1 − p)) has it as a denominator; the squared error's dL/dp has "
+                "no denominator, so the sigmoid's derivative p(1 − p) stays in the product."),
+        Mistake("sigmoid-derivative-missing", _scalar_mistake(lambda z, y: 2 * (_sigmoid(z) - y)),
+                "You multiplied dL/dp by ∂z/∂w and ∂z/∂b but skipped the middle factor of the chain, dp/dz = "
+                "p(1 − p), the sigmoid's derivative: the loss reaches w through p = σ(z)."),
+        Mistake("power-rule-factor-missing", _scalar_mistake(lambda z, y: _squared_error_dz(z, y) / 2),
+                "Your gradient is half the right one: the power rule gives d(p − y)²/dp = 2(p − y), with the "
+                "factor 2. (Yours is the gradient of ½(p − y)², a loss some books use.)"),
+        Mistake("sign-flipped", _scalar_mistake(lambda z, y: -_squared_error_dz(z, y)),
+                "Wrong sign: d(p − y)²/dp = 2(p − y), not 2(y − p). The loss must grow when p moves away from y, "
+                "so for y = 0 its slope in z is positive. (Gradient descent with your sign would climb the loss.)"),
+        Mistake("linear-regression", _scalar_mistake(lambda z, y: 2 * (z - y)),
+                "That is the gradient of (z − y)², linear regression's squared error on the logit z. The loss here "
+                "compares the prediction p = σ(z) with y, so its chain goes through the sigmoid: "
+                "dL/dz = dL/dp · dp/dz."),
         Mistake("sigmoid-derivative-twice",
-                _scalar_mistake(lambda z, y: (_sigmoid(z) - y) * _sigmoid(z) * (1 - _sigmoid(z))),
-                "You multiplied p − y by the sigmoid's derivative p(1 − p), but p − y is already dL/dz: "
-                "the p(1 − p) of dp/dz was used up cancelling the denominator of dL/dp = (p − y) / (p(1 − p))."),
-        Mistake("sigmoid-derivative-only", _scalar_mistake(lambda z, y: _sigmoid(z) * (1 - _sigmoid(z))),
-                "You used p(1 − p) = dp/dz, the sigmoid's derivative alone, in place of dL/dz: that is only one "
-                "of the chain-rule factors, and it does not depend on the label. dL/dz = dL/dp · dp/dz also "
-                "needs dL/dp."),
-        Mistake("sigmoid-applied-twice", _scalar_mistake(lambda z, y: _sigmoid(_sigmoid(z)) - y),
-                "You applied the sigmoid twice: p = σ(z) is already the prediction, and dL/dz = σ(z) − y. "
-                "Using σ(p) instead of p is a common slip when the forward pass is copied into the backward one."),
-        Mistake("sigmoid-sign", _scalar_mistake(lambda z, y: _sigmoid(-z) - y),
-                "Your p is 1 / (1 + e^(+z)), which is σ(−z) = 1 − p, not the sigmoid σ(z) = 1 / (1 + e^(−z)): "
-                "the minus sign in the exponent is missing, so your prediction is high exactly where it should "
-                "be low."),
-        BIAS_MISSING.mistake(_scalar_mistake(lambda z, y: _sigmoid(z) - y, with_bias=False),
+                _scalar_mistake(lambda z, y: _squared_error_dz(z, y) * _sigmoid(z) * (1 - _sigmoid(z))),
+                "You multiplied by the sigmoid's derivative p(1 − p) twice: the chain dL/dp · dp/dz · ∂z/∂w has it "
+                "once, as dp/dz."),
+        BIAS_MISSING.mistake(_scalar_mistake(_squared_error_dz, with_bias=False),
                              after="Here z = w·x + b. (At the lesson's point b = 0, so the slip only shows at the "
                                    "other points.)",
                              agrees_at_lesson_points="b = 0 in the original notebook's example, the lesson's point"),
-        LOGIT_FOR_PREDICTION.mistake(_scalar_mistake(lambda z, y: z - y)),
         SIGMOID_DERIVATIVE_PLUS.mistake(
-            _scalar_mistake(lambda z, y: (_sigmoid(z) - y) / (_sigmoid(z) * (1 - _sigmoid(z)))
-                            * _sigmoid(z) * (1 + _sigmoid(z))),
+            _scalar_mistake(lambda z, y: 2 * (_sigmoid(z) - y) * _sigmoid(z) * (1 + _sigmoid(z))),
             before="You went through dL/dp · dp/dz, but with the wrong dp/dz."),
         Mistake("w-instead-of-x", _w_instead_of_x,
                 "dL/db is right, but in dL/dw the last chain-rule factor is ∂z/∂w, the derivative of "
                 "z = w·x + b with respect to w. That is the factor multiplying w (the input), not w itself."),
-        Mistake("x-dropped", _scalar_mistake(lambda z, y: _sigmoid(z) - y, dw_uses_x=False),
+        Mistake("x-dropped", _scalar_mistake(_squared_error_dz, dw_uses_x=False),
                 "dL/db is right, but dL/dw has lost its last chain-rule factor: ∂z/∂w, how much z = w·x + b "
                 "changes when w grows by 1, is not 1."),
-        Mistake("x-in-bias", _scalar_mistake(lambda z, y: _sigmoid(z) - y, db_uses_x=True),
-                "dL/dw is right, but dL/db is not (p − y)·x: in z = w·x + b the bias is not multiplied by x, "
-                "so dz/db = 1 and dL/db = p − y."),
-        Mistake("swapped", _scalar_mistake(lambda z, y: _sigmoid(z) - y, dw_uses_x=False, db_uses_x=True),
+        Mistake("x-in-bias", _scalar_mistake(_squared_error_dz, db_uses_x=True),
+                "dL/dw is right, but dL/db is not dL/dz·x: in z = w·x + b the bias is not multiplied by x, "
+                "so dz/db = 1 and dL/db = dL/dz."),
+        Mistake("swapped", _scalar_mistake(_squared_error_dz, dw_uses_x=False, db_uses_x=True),
                 "You returned the two partials in the wrong order, (dL/db, dL/dw): the tuple must start with dL/dw."),
     ),
 )
@@ -190,7 +201,11 @@ dL_dz = Exercise(
 )
 
 
-# -- Exercise 3: the loss itself, stable from the logit ----------------------------------
+# -- Exercise 3: the loss itself, stable from the logit for every z -------------------------------
+# Section 4 shows L = log(1 + e^z) − z·y, safe for z ≤ 0 (e^z ≤ 1), and its rewrite for z > 0,
+# L = z + log(1 + e^(−z)) − z·y, where exp sees −z < 0. The exercise is to make one loss that is
+# finite and accurate for every z: with −|z| in the exponential, both forms are
+#   L = max(z, 0) − z·y + log(1 + e^(−|z|)).
 def _stable_bce(z, y):
     # max(z, 0) - z*y + log(1 + exp(-|z|)): exp never sees a large positive argument.
     return torch.clamp(z, min=0) - z * y + torch.log1p(torch.exp(-torch.abs(z)))
@@ -208,7 +223,18 @@ def _clamped_p(z, y):
 
 
 def _softplus_overflow(z, y):
+    """Section 4's first form, for every z: e^z overflows for large positive z."""
     return torch.log(1 + torch.exp(z)) - z * y
+
+
+def _positive_form_everywhere(z, y):
+    """Section 4's form for z > 0, for every z: e^(−z) overflows for large negative z."""
+    return z + torch.log1p(torch.exp(-z)) - z * y
+
+
+def _forms_swapped(z, y):
+    """Each of section 4's forms where the other one belongs: an exponential of |z| on both sides."""
+    return torch.where(z > 0, torch.log1p(torch.exp(z)), z + torch.log1p(torch.exp(-z))) - z * y
 
 
 def _exp_both_ways(z, y):
@@ -231,9 +257,22 @@ def _reference_loss(z, y):
     return F.binary_cross_entropy_with_logits(z, y)
 
 
+# Library functions that remove the overflow themselves: with one of them the exercise is a one-liner.
+# Names as torch's function mode sees them (F.logsigmoid is log_sigmoid; nn.LogSigmoid and nn.Softplus call
+# the same functions, torch.ops.aten's log_sigmoid_forward is the op behind it).
+_FORBIDDEN = {
+    "binary_cross_entropy_with_logits": "it is the loss itself, and nn.BCEWithLogitsLoss calls it too",
+    "log_sigmoid": "F.logsigmoid computes log σ(z) = −log(1 + e^(−z)) without overflow",
+    "log_sigmoid_forward": "it computes log σ(z) = −log(1 + e^(−z)) without overflow",
+    "softplus": "F.softplus computes log(1 + e^z) without overflow",
+    "logaddexp": "torch.logaddexp(0, z) is log(1 + e^z), computed without overflow",
+    "logsumexp": "the log-sum-exp of 0 and z is log(1 + e^z), computed without overflow",
+    "special_logsumexp": "the log-sum-exp of 0 and z is log(1 + e^z), computed without overflow",
+}
+
 stable_bce = Exercise(
     id="lesson04.stable_bce",
-    title="Binary cross-entropy computed stably from the logit z",
+    title="Binary cross-entropy computed stably from the logit z, for every z",
     signature="stable_bce(z, y) -> loss",
     reference=_reference_loss,
     compared_with="F.binary_cross_entropy_with_logits (in float64)",
@@ -252,24 +291,21 @@ stable_bce = Exercise(
     precisions=(torch.float64, torch.float32),
     batched=False,
     solution_fn=_stable_bce,
-    forbidden={
-        "binary_cross_entropy_with_logits": (
-            "nn.BCEWithLogitsLoss calls it too; the exercise is to see where the instability comes from and "
-            "remove it yourself, with section 4's formula or F.logsigmoid"),
-    },
+    forbidden=_FORBIDDEN,
     hints=(
-        "Never form p = σ(z) and take log(p) or log(1 − p): for large |z| one of them is log(0).",
-        "log σ(z) = −log(1 + e^(−z)) and log(1 − σ(z)) = log σ(−z) = −log(1 + e^z). F.logsigmoid computes "
-        "log σ stably.",
-        "Put together: L = max(z, 0) − z·y + log(1 + e^(−|z|)). Use torch.clamp(z, min=0), torch.abs and "
-        "torch.log1p(torch.exp(...)).",
+        "Start from section 4's L = log(1 + e^z) − z·y. For z ≤ 0 it is safe as it is (e^z ≤ 1); for z > 0 "
+        "section 4 rewrote log(1 + e^z) as z + log(1 + e^(−z)), whose exponential sees −z < 0.",
+        "Write the exponential of both forms with |z|: for z ≤ 0, z = −|z|; for z > 0, −z = −|z|. The two forms "
+        "then differ only in the term before the log: z for z > 0, nothing for z ≤ 0.",
+        "That term is max(z, 0): L = max(z, 0) − z·y + log(1 + e^(−|z|)). In torch: torch.clamp(z, min=0), "
+        "torch.abs and torch.log1p(torch.exp(...)).",
     ),
     mistakes=(
         Mistake("through-probabilities", _through_probabilities,
                 "Your loss goes through p = σ(z) and then log(p) and log(1 − p). For z above about 37, p rounds "
                 "to exactly 1.0 even in float64 (above about 16.6 in float32), so log(1 − p) = log(0): the loss "
-                "is inf for y = 0 and 0·(−inf) = NaN for y = 1. Never form p: work from z itself, as in "
-                "section 4.",
+                "is inf for y = 0 and 0·(−inf) = NaN for y = 1. Never form p: work from z itself, as section 4 "
+                "does.",
                 agrees_at_lesson_points=NUMERICAL),
         Mistake("clamped-p", _clamped_p,
                 "You clamped p to [1e-8, 1 − 1e-8], as section 1's binary_cross_entropy_loss does. That caps "
@@ -293,10 +329,40 @@ stable_bce = Exercise(
                 "becomes 100 instead of about |z|. Work from z itself (this is what "
                 "F.binary_cross_entropy_with_logits does).",
                 agrees_at_lesson_points=NUMERICAL),
+        Mistake("softplus-overflow", _softplus_overflow,
+                "Your loss is section 4's log(1 + e^z) − z·y for every z: right as mathematics, and safe for z ≤ 0, "
+                "but e^z overflows for large positive z. In float32, the precision models train in, e^z is inf from "
+                "z ≈ 88.7 on (in float64 from z ≈ 709.8), so your loss is inf where the true loss is about z. For "
+                "z > 0 the exponential must see −z instead, as in section 4's second form.",
+                agrees_at_lesson_points=NUMERICAL),
+        Mistake("positive-form-everywhere", _positive_form_everywhere,
+                "Your loss is section 4's z + log(1 + e^(−z)) − z·y for every z: right as mathematics, and safe for "
+                "z ≥ 0, but for large negative z, e^(−z) overflows (in float32 from z ≈ −88.7, in float64 from "
+                "z ≈ −709.8), so your loss is inf where the true loss is finite. That form was made for z > 0; for "
+                "z ≤ 0 the exponential must see z itself.",
+                agrees_at_lesson_points=NUMERICAL),
+        Mistake("forms-swapped", _forms_swapped,
+                "You used each of section 4's two forms where the other one belongs: log(1 + e^z) for z > 0, "
+                "where e^z overflows, and z + log(1 + e^(−z)) for z ≤ 0, where e^(−z) does. In float32 your loss is "
+                "inf from |z| ≈ 88.7 on. The exponential must only ever see a number ≤ 0.",
+                agrees_at_lesson_points=NUMERICAL),
+        Mistake("exp-overflow", _exp_both_ways,
+                "Your loss is y·log(1 + e^(−z)) + (1 − y)·log(1 + e^z), section 4's first step, which is also what "
+                "−[y·log σ(z) + (1 − y)·log σ(−z)] computes when log and σ are taken one after the other: right as "
+                "mathematics, but for large |z| one exponential overflows (from |z| ≈ 88.7 in float32, the "
+                "precision models train in), or σ underflows to 0 and its log is −inf, and the loss is inf, or "
+                "0·inf = NaN, where the true loss is finite. Go on to section 4's single exponential, "
+                "log(1 + e^z) − z·y, and keep its argument ≤ 0.",
+                agrees_at_lesson_points=NUMERICAL),
         Mistake("abs-missing", lambda z, y: torch.clamp(z, min=0) - z * y + torch.log1p(torch.exp(-z)),
-                "For z < 0 your loss is too large by |z|: there e^(−z) is huge and log(1 + e^(−z)) is about "
-                "−z = |z|, a part that max(z, 0) was meant to carry (and for z < 0 it is 0). Compare your last "
-                "term with section 4's formula."),
+                "For z < 0 your loss is too large by |z| (and inf once e^(−z) overflows): there e^(−z) is huge and "
+                "log(1 + e^(−z)) is about −z = |z|. The exponential must see −|z|, which for z < 0 is z itself, "
+                "not −z."),
+        Mistake("max-missing", lambda z, y: -z * y + torch.log1p(torch.exp(-torch.abs(z))),
+                "For z > 0 your loss is too small by z: section 4's form for z > 0, z + log(1 + e^(−z)), begins "
+                "with a z, which the form for z ≤ 0 does not have: one formula for every z needs that term for "
+                "z > 0 only.",
+                agrees_at_lesson_points="z < 0 at the lesson's point, where max(z, 0) is 0: the slip shows for z > 0"),
         Mistake("labels-swapped", lambda z, y: _stable_bce(z, 1 - y),
                 "Your loss is the loss of the opposite label: it is small when the prediction is wrong. For y = 1 "
                 "the loss is −log σ(z), small for large z; for y = 0 it is −log(1 − σ(z)) = −log σ(−z), small for "
@@ -304,20 +370,6 @@ stable_bce = Exercise(
         Mistake("label-term-missing", lambda z, y: _stable_bce(z, torch.zeros_like(y)),
                 "Your loss does not depend on the label: it is the loss for y = 0 at every point, so it is right "
                 "only there. The term −z·y is what the label y = 1 changes."),
-        Mistake("softplus-overflow", _softplus_overflow,
-                "Your loss is log(1 + e^z) − z·y: right as mathematics, but e^z overflows. In float32, the precision "
-                "models train in, e^z is inf from z ≈ 88.7 on (in float64 from z ≈ 709.8), so your loss is inf where "
-                "the true loss is about z. Rewrite log(1 + e^z) so that exp never sees a large positive number: "
-                "log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)), as in section 4.",
-                agrees_at_lesson_points=NUMERICAL),
-        Mistake("exp-overflow", _exp_both_ways,
-                "Your loss is y·log(1 + e^(−z)) + (1 − y)·log(1 + e^z), which is also what −[y·log σ(z) + "
-                "(1 − y)·log σ(−z)] computes when log and σ are taken one after the other: right as mathematics, "
-                "but for large |z| one exponential overflows (from |z| ≈ 88.7 in float32, the precision models "
-                "train in), or σ underflows to 0 and its log is −inf, and the loss is inf, or 0·inf = NaN, where "
-                "the true loss is finite. F.logsigmoid computes log σ in one stable step; section 4's last step "
-                "does the same by hand: log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)).",
-                agrees_at_lesson_points=NUMERICAL),
         Mistake("sign-flipped", lambda z, y: -_stable_bce(z, y),
                 "Your loss is negative: binary cross-entropy is −[y·log p + (1 − y)·log(1 − p)], with a minus "
                 "sign in front, so that it is ≥ 0 and small when the prediction is right."),

@@ -391,80 +391,100 @@ def _build_three(p):
     return with_lesson_point(ex, [(1.0,), (0.5,), (-1.0,), (1.25,), (0.75,), (-0.5,)])
 
 
-# -- a neuron with sigmoid or tanh, at a new point ------------------------------------------------
-NEURON_INPUTS = ("w0", "x0", "w1", "x1", "w2")
+# -- two neurons in a row, each a sigmoid or a tanh, at a new point -----------------------------------
+TWO_NEURON_INPUTS = ("x", "w0", "b0", "w1", "b1")
+# name: (the function, its local derivative from its output s, the derivative as text with `s`, the code line
+# of the reference solution computing it from `s`, the torch function)
+ACTIVATIONS = {
+    "sigmoid": (lambda z: 1 / (1 + math.exp(-z)), lambda s: s * (1 - s), "{s}·(1 − {s})", "{s} * (1 - {s})",
+                torch.sigmoid, "σ"),
+    "tanh": (math.tanh, lambda s: 1 - s * s, "1 − {s}²", "(1 - {s}**2)", torch.tanh, "tanh"),
+}
 
 
-def _sample_neuron(rng):
-    return dict(act=rng.choice(["sigmoid", "tanh"]),
-                points=[tuple(float(rng.choice([-3, -2, -1, -0.5, 0.5, 1, 2, 3])) for _ in range(5))
-                        for _ in range(10)])
+def _sample_two_neurons(rng):
+    values = [-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2]
+    return dict(first=rng.choice(list(ACTIVATIONS)), second=rng.choice(list(ACTIVATIONS)),
+                points=[tuple(float(rng.choice(values)) for _ in range(5)) for _ in range(10)])
 
 
-def _build_neuron(p):
-    act = p["act"]
-    if act == "sigmoid":
-        f = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
-        d = lambda z: f(z) * (1 - f(z))  # noqa: E731
-        d_text, on_input = "σ(z)·(1 − σ(z))", (lambda z: z * (1 - z))
-        body = "    f = 1 / (1 + math.exp(-z))\n    df_dz = f * (1 - f)\n"
-        torch_f, name = torch.sigmoid, "σ"
-    else:
-        f = math.tanh
-        d = lambda z: 1 - math.tanh(z) ** 2  # noqa: E731
-        d_text, on_input = "1 − tanh(z)²", (lambda z: 1 - z * z)
-        body = "    df_dz = 1 - math.tanh(z) ** 2\n"
-        torch_f, name = torch.tanh, "tanh"
+def _build_two_neurons(p):
+    act0, d0, text0, code0, torch0, name0 = ACTIVATIONS[p["first"]]
+    act1, d1, text1, code1, torch1, name1 = ACTIVATIONS[p["second"]]
+    first, second = f"{name0}(w0·x + b0)", f"{name1}(w1·h + b1)"
 
-    def with_local(local, swap=True, bias=None):
-        def answer(w0, x0, w1, x1, w2):
-            s = local(w0 * x0 + w1 * x1 + w2)
-            grads = (x0 * s, w0 * s, x1 * s, w1 * s) if swap else (w0 * s, x0 * s, w1 * s, x1 * s)
-            return (*grads, s if bias is None else bias)
+    def backward(*, first_local=True, second_local=True, upstream="w1", first_swap=True, first_at_f=False):
+        """The backward pass with one step done wrongly (each keyword names a step)."""
+
+        def answer(x, w0, b0, w1, b1):
+            h = act0(w0 * x + b0)
+            f = act1(w1 * h + b1)
+            df_dz1 = d1(f) if second_local else 1.0
+            df_dh = {"w1": w1, "h": h, "none": 1.0}[upstream] * df_dz1
+            local0 = (d1(f) if first_at_f else d0(h)) if first_local else 1.0
+            df_dz0 = df_dh * local0
+            dx, dw0 = (df_dz0 * w0, df_dz0 * x) if first_swap else (df_dz0 * x, df_dz0 * w0)
+            dw1 = df_dz1 * (w1 if upstream == "h" else h)
+            return dx, dw0, df_dz0, dw1, df_dz1
 
         return answer
 
+    def first_neuron_alone(x, w0, b0, w1, b1):
+        h = act0(w0 * x + b0)
+        f = act1(w1 * h + b1)
+        return d0(h) * w0, d0(h) * x, d0(h), d1(f) * h, d1(f)
+
     solution = compiled(
-        "def neuron_grad(w0, x0, w1, x1, w2):\n    z = w0 * x0 + w1 * x1 + w2\n" + body
-        + "    return x0 * df_dz, w0 * df_dz, x1 * df_dz, w1 * df_dz, df_dz\n", "neuron_grad")
+        "def two_neurons_grad(x, w0, b0, w1, b1):\n"
+        f"    h = {'1 / (1 + math.exp(-(w0 * x + b0)))' if p['first'] == 'sigmoid' else 'math.tanh(w0 * x + b0)'}\n"
+        f"    f = {'1 / (1 + math.exp(-(w1 * h + b1)))' if p['second'] == 'sigmoid' else 'math.tanh(w1 * h + b1)'}\n"
+        f"    df_dz1 = {code1.format(s='f')}  # the second neuron's local derivative, from its output f\n"
+        "    df_dh = df_dz1 * w1  # the product w1·h swaps\n"
+        f"    df_dz0 = df_dh * {code0.format(s='h')}  # the first neuron's, from its output h\n"
+        "    return df_dz0 * w0, df_dz0 * x, df_dz0, df_dz1 * h, df_dz1\n", "two_neurons_grad")
     ex = Exercise(
         id=p["id"],
-        title=_title(f"Backprop through a {act} neuron f = {name}(w0·x0 + w1·x1 + w2)", p),
-        signature="neuron_grad(w0, x0, w1, x1, w2) -> (df/dw0, df/dx0, df/dw1, df/dx1, df/dw2)",
-        function=lambda w0, x0, w1, x1, w2: torch_f(w0 * x0 + w1 * x1 + w2),
-        inputs=NEURON_INPUTS,
-        outputs=tuple(f"df/d{n}" for n in NEURON_INPUTS),
-        domain={n: (-2.0, 2.0) for n in NEURON_INPUTS},
+        title=_title(f"Backprop through two neurons: h = {first}, f = {second}", p),
+        signature="two_neurons_grad(x, w0, b0, w1, b1) -> (df/dx, df/dw0, df/db0, df/dw1, df/db1)",
+        function=lambda x, w0, b0, w1, b1: torch1(w1 * torch0(w0 * x + b0) + b1),
+        inputs=TWO_NEURON_INPUTS,
+        outputs=tuple(f"df/d{n}" for n in TWO_NEURON_INPUTS),
+        domain={n: (-2.0, 2.0) for n in TWO_NEURON_INPUTS},
         solution_fn=solution,
         hints=(
-            "Backwards one stage at a time: first df/dz at z = w0·x0 + w1·x1 + w2, then from z to each input.",
-            f"The local derivative of {name}: {d_text}.",
-            "In the product w0·x0, ∂/∂w0 = x0 and ∂/∂x0 = w0; the bias w2 enters z with factor 1.",
+            f"Forward: h = {first}, then f = {second}.",
+            f"The second neuron: df/dz1 = {text1.format(s='f')}, df/dw1 = h·df/dz1, df/db1 = df/dz1, and "
+            "df/dh = w1·df/dz1 goes on to the first neuron.",
+            f"The first neuron starts from df/dh: df/dz0 = df/dh · {text0.format(s='h')}; then df/dx = w0·df/dz0, "
+            "df/dw0 = x·df/dz0, df/db0 = df/dz0.",
         ),
         mistakes=(
-            Mistake("activation-derivative-missing", with_local(lambda z: 1.0),
-                    f"You skipped the {act}: every partial must be multiplied by its local derivative {d_text}."),
-            Mistake("activation-derivative-on-z", with_local(on_input),
-                    f"You put z where {name}(z) belongs: the local derivative is {d_text}, with the {act}'s "
-                    "output, not its input."),
-            Mistake("activation-derivative-sign", with_local(lambda z: -d(z)),
-                    f"Sign error: {name} increases everywhere, so its derivative {d_text} is positive."),
-            Mistake("activation-as-derivative", with_local(f),
-                    f"You used {name}(z) itself as its derivative: it is {d_text}."),
-            Mistake("multiply-not-swapped", with_local(d, swap=False),
-                    "At a product the partials swap: in w0·x0 the gradient for w0 is x0 times the gradient from "
-                    "above, and the gradient for x0 is w0 times it."),
-            Mistake("bias-gradient-zero", with_local(d, bias=0.0),
-                    "df/dw2 is not 0: the bias enters z with factor 1, so it receives the gradient at z unchanged."),
-            Mistake("bias-gradient-one", with_local(d, bias=1.0),
-                    f"df/dw2 is not 1: between w2 and f sits the {act}, so multiply by its local derivative too."),
-        ),
+            Mistake("upstream-missing", first_neuron_alone,
+                    "Your first three partials are those of h, not of f: the first neuron's backward pass starts "
+                    "from df/dh, what the second neuron sends back, not from 1."),
+            Mistake("first-activation-skipped", backward(first_local=False),
+                    f"Between h and w0, x, b0 sits the first neuron's {p['first']}: multiply df/dh by its local "
+                    f"derivative {text0.format(s='h')}."),
+            Mistake("w1-skipped", backward(upstream="none"),
+                    "On the way back to h you did not cross the product w1·h: df/dh = w1·df/dz1, so the first "
+                    "neuron's partials miss the factor w1."),
+            Mistake("second-product-not-swapped", backward(upstream="h"),
+                    "At the product w1·h the partials swap: df/dw1 = h·df/dz1 and df/dh = w1·df/dz1."),
+            Mistake("first-product-not-swapped", backward(first_swap=False),
+                    "At the product w0·x the partials swap: df/dx = w0·df/dz0 and df/dw0 = x·df/dz0."),
+            Mistake("second-activation-skipped", backward(second_local=False),
+                    f"You skipped the second neuron's {p['second']}: every partial inherits its local derivative "
+                    f"{text1.format(s='f')}."),
+        ) + ((Mistake("first-activation-at-f", backward(first_at_f=True),
+                      f"For the first neuron you used {text1.format(s='f')}, the second neuron's local derivative: "
+                      f"each is taken at its own output, {text0.format(s='h')} for the first."),)
+             if p["first"] == p["second"] else ()),
     )
     return with_lesson_point(ex, p["points"])
 
 
 # == Lesson 04 ==================================================================================
-# -- one example of logistic regression, other data ----------------------------------------------
+# -- one example of logistic regression with the squared error, other data --------------------------
 def _sigmoid(z):
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -490,44 +510,51 @@ def _build_one_example(p):
 
         return answer
 
+    def right(z, y):  # dL/dz = 2(p − y)·p(1 − p)
+        p = _sigmoid(z)
+        return 2 * (p - y) * p * (1 - p)
+
     ex = Exercise(
         id=p["id"],
         title="",
         signature="scalar_grads(x, y, w, b) -> (dw, db)",
-        function=lambda x, y, w, b: F.binary_cross_entropy_with_logits(w * x + b, y, reduction="none"),
+        function=lambda x, y, w, b: (torch.sigmoid(w * x + b) - y) ** 2,
         inputs=("x", "y", "w", "b"),
         wrt=("w", "b"),
         outputs=("dL/dw", "dL/db"),
         sampler=sample,
         solution_fn=compiled(
             "def scalar_grads(x, y, w, b):\n    p = 1 / (1 + math.exp(-(w * x + b)))\n"
-            "    return (p - y) * x, p - y\n", "scalar_grads"),
+            "    dL_dz = 2 * (p - y) * p * (1 - p)  # dL/dp · dp/dz: nothing cancels\n"
+            "    return dL_dz * x, dL_dz\n", "scalar_grads"),
         hints=(
-            "z = w·x + b, p = σ(z); the loss is binary cross-entropy of p against the label y.",
-            "dL/dz = p − y (the sigmoid's derivative cancels); then dz/dw = x and dz/db = 1.",
+            "z = w·x + b, p = σ(z), L = (p − y)². The chain: dL/dw = dL/dp · dp/dz · ∂z/∂w.",
+            "dL/dp = 2(p − y) and dp/dz = p(1 − p): nothing cancels. Then ∂z/∂w = x and ∂z/∂b = 1.",
         ),
         mistakes=(
-            Mistake("sign-flipped", mistake(lambda z, y: y - _sigmoid(z)),
-                    "Wrong sign: dL/dz = p − y, not y − p."),
-            Mistake("sigmoid-derivative-twice",
-                    mistake(lambda z, y: (_sigmoid(z) - y) * _sigmoid(z) * (1 - _sigmoid(z))),
-                    "p − y is already dL/dz: the sigmoid's derivative p(1 − p) cancelled; do not multiply by it "
-                    "again."),
-            Mistake("label-dropped", mistake(lambda z, y: _sigmoid(z)),
-                    "Your dL/dz is p, right only for y = 0: the gradient is p − y."),
-            Mistake("bias-missing", lambda x, y, w, b: ((_sigmoid(w * x) - y) * x, _sigmoid(w * x) - y),
+            Mistake("cross-entropy-gradient", mistake(lambda z, y: _sigmoid(z) - y),
+                    "That is cross-entropy's gradient, p − y: with the squared error the sigmoid's derivative "
+                    "p(1 − p) does not cancel."),
+            Mistake("sigmoid-derivative-missing", mistake(lambda z, y: 2 * (_sigmoid(z) - y)),
+                    "The middle factor of the chain, dp/dz = p(1 − p), is missing."),
+            Mistake("power-rule-factor-missing", mistake(lambda z, y: right(z, y) / 2),
+                    "Your gradient is half the right one: d(p − y)²/dp = 2(p − y)."),
+            Mistake("sign-flipped", mistake(lambda z, y: -right(z, y)),
+                    "Wrong sign: d(p − y)²/dp = 2(p − y), not 2(y − p)."),
+            Mistake("bias-missing", lambda x, y, w, b: mistake(right)(x, y, w, 0.0),
                     "Your logit leaves out the bias: z = w·x + b."),
-            Mistake("x-dropped", mistake(lambda z, y: _sigmoid(z) - y, dw_x=False),
+            Mistake("x-dropped", mistake(right, dw_x=False),
                     "dL/dw has lost its last factor ∂z/∂w = x."),
-            Mistake("x-in-bias", mistake(lambda z, y: _sigmoid(z) - y, db_x=True),
-                    "dL/db is not (p − y)·x: in z = w·x + b the bias is not multiplied by x, so dz/db = 1."),
-            Mistake("swapped", mistake(lambda z, y: _sigmoid(z) - y, dw_x=False, db_x=True),
+            Mistake("x-in-bias", mistake(right, db_x=True),
+                    "dL/db is not dL/dz·x: in z = w·x + b the bias is not multiplied by x, so dz/db = 1."),
+            Mistake("swapped", mistake(right, dw_x=False, db_x=True),
                     "You returned the two partials in the wrong order: the tuple must start with dL/dw."),
         ),
     )
     ex = with_lesson_point(ex, p["points"])
     x, y, w, b = ex.points[0]
-    ex.title = _title(f"dL/dw and dL/db for one example: x = {num(x)}, y = {num(y)}, at w = {num(w)}, b = {num(b)}", p)
+    ex.title = _title(f"dL/dw and dL/db with the squared error L = (p − y)², for x = {num(x)}, y = {num(y)}, "
+                      f"at w = {num(w)}, b = {num(b)}", p)
     return ex
 
 
@@ -730,8 +757,10 @@ PRODUCT_POWER_SIN = Family("product-power-sin", "lesson01.dg_dx", _sample_produc
 LEAF_POWER_COS = Family("leaf-power-cos", "lesson02.fix_leaf", _sample_product, _build_leaf)
 VJP_SIN_POWER = Family("vjp-sin-power", "lesson02.vjp", _sample_vjp, _build_vjp)
 EXP_COS_POWER = Family("exp-cos-power", "lesson03.df_dx", _sample_three, _build_three)
-NEURON_SIGMOID_TANH = Family("neuron-sigmoid-tanh", "lesson03.neuron_grad", _sample_neuron, _build_neuron)
-BCE_ONE_EXAMPLE = Family("bce-one-example", "lesson04.scalar_grads", _sample_one_example, _build_one_example)
+TWO_NEURONS_SIGMOID_TANH = Family("two-neurons-sigmoid-tanh", "lesson03.two_neurons_grad", _sample_two_neurons,
+                                  _build_two_neurons)
+SQUARED_ERROR_ONE_EXAMPLE = Family("squared-error-one-example", "lesson04.scalar_grads", _sample_one_example,
+                                   _build_one_example)
 BCE_POS_WEIGHT = Family("bce-pos-weight", "lesson04.dL_dz", _sample_weighted, _build_weighted)
 LEAKY_RELU_SIGMOID = Family("leaky-relu-sigmoid", "lesson05.activation_backward", _sample_leaky, _build_leaky)
 CE_TEMPERATURE = Family("ce-temperature", "lesson05.ce_grad", _sample_temperature, _build_temperature)
@@ -742,8 +771,8 @@ FAMILIES: tuple[Family, ...] = (
     LEAF_POWER_COS,
     VJP_SIN_POWER,
     EXP_COS_POWER,
-    NEURON_SIGMOID_TANH,
-    BCE_ONE_EXAMPLE,
+    TWO_NEURONS_SIGMOID_TANH,
+    SQUARED_ERROR_ONE_EXAMPLE,
     BCE_POS_WEIGHT,
     LEAKY_RELU_SIGMOID,
     CE_TEMPERATURE,
