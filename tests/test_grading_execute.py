@@ -74,7 +74,8 @@ def test_what_an_answer_prints_is_kept_in_the_kernel_as_the_notebook_keeps_it():
     exec(CHATTY, namespace)
     notebook = grade("lesson01.dz_dx", namespace["dz_dx"])
     assert bulk.status == notebook.status == "correct"
-    assert bulk.printed == notebook.printed and "more lines)" in bulk.printed  # the notebook's points, not the secret ones
+    # what the notebook's own points printed (not the secret ones), line for line
+    assert bulk.printed == notebook.printed and "more lines)" in bulk.printed
 
 
 def test_a_missing_class_is_named_as_a_class():

@@ -46,8 +46,8 @@ NAIVE = [
     ("y log(1+e^-z) + (1-y) log(1+e^z)",
      lambda z, y: y * torch.log(1 + torch.exp(-z)) + (1 - y) * torch.log(1 + torch.exp(z)), "exp-overflow"),
     ("z + log1p(exp(-z)) - z*y", lambda z, y: z + torch.log1p(torch.exp(-z)) - z * y, "positive-form-everywhere"),
-    ("each form on the wrong side",
-     lambda z, y: torch.where(z > 0, torch.log1p(torch.exp(z)), z + torch.log1p(torch.exp(-z))) - z * y,
+    ("each form on the wrong side",  # z is one number (0-dim): a Python `if` chooses (torch.where is refused)
+     lambda z, y: (torch.log1p(torch.exp(z)) if z > 0 else z + torch.log1p(torch.exp(-z))) - z * y,
      "forms-swapped"),
 ]
 
@@ -85,8 +85,8 @@ def test_an_answer_that_loses_its_precision_in_float32_is_wrong():
 
 STABLE = [
     ("section 4's formula", lesson04._stable_bce),
-    ("each of section 4's forms on its own side",
-     lambda z, y: torch.where(z > 0, z + torch.log1p(torch.exp(-z)), torch.log1p(torch.exp(z))) - z * y),
+    ("each of section 4's forms on its own side, chosen by an if (only the safe one is computed)",
+     lambda z, y: (z + torch.log1p(torch.exp(-z)) if z > 0 else torch.log1p(torch.exp(z))) - z * y),
     ("float32 inside", lambda z, y: lesson04._stable_bce(z.float(), y.float())),
 ]
 

@@ -306,21 +306,29 @@ def _only_at_lesson_points(ex, ref, got, wrong: torch.Tensor) -> Optional[tuple[
 
 
 def _reordered(ex, ref, got) -> Optional[str]:
-    """The right values returned in the wrong order."""
+    """The right values returned in the wrong order: each returned value matches a different expected output (a
+    permutation other than the identity). A value returned twice is a wrong value, not a wrong order."""
     n = len(got)
     if n < 2:
         return None
-    order = []
-    for g in got:
-        matches_at = [j for j, e in enumerate(ref.expected)
-                      if g.shape == e.shape and not wrong_points([g], [e], ex.tolerance).any()]
-        if not matches_at:
-            return None
-        order.append(matches_at)
-    if all(i in m for i, m in enumerate(order)):
+    candidates = [[j for j, e in enumerate(ref.expected)
+                   if g.shape == e.shape and not wrong_points([g], [e], ex.tolerance).any()] for g in got]
+
+    def assign(i: int, used: frozenset) -> Optional[list[int]]:  # backtracking over at most n! orders, n <= 8
+        if i == n:
+            return []
+        for j in candidates[i]:
+            if j not in used:
+                rest = assign(i + 1, used | {j})
+                if rest is not None:
+                    return [j, *rest]
+        return None
+
+    order = assign(0, frozenset())
+    if order is None or order == list(range(n)):
         return None
     return (f"Your values are right but in the wrong order: return them as ({', '.join(ex.outputs)}). "
-            f"Yours look like ({', '.join(ex.outputs[m[0]] for m in order)}).")
+            f"Yours look like ({', '.join(ex.outputs[j] for j in order)}).")
 
 
 def _details(ex, ref, got, wrong, outputs: list[str]) -> list[PointDetail]:
@@ -401,8 +409,10 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
         if right_names:
             prefix = (f"{_and(right_names)} {'is' if len(right_names) == 1 else 'are'} right; "
                       f"{_and(wrong_names)} {'is' if len(wrong_names) == 1 else 'are'} not. ")
-        else:  # a sentence that ends: none of them is right
+        elif bool(wrong.all()) and all(wrong_points([g], [e], ex.tolerance).all() for g, e in zip(got, ref.expected)):
             prefix = f"None of your {len(names)} values is right ({_and(wrong_names)}). "
+        else:  # every output is wrong somewhere, not everywhere: say so, not "none is right"
+            prefix = f"{_and(wrong_names)} are each wrong at some of the points checked. "
     first = names.index(wrong_names[0])
     shown = "Your answer" if len(names) == 1 else wrong_names[0]
     hint = " (`hint()` gives a hint.)" if ex.hints else ""
@@ -415,8 +425,14 @@ def explain(ex, ref, got: list[torch.Tensor], wrong: torch.Tensor) -> Verdict:
     lower = _wrong_only_in_lower_precision(ex, ref, got, wrong, shown if len(names) == 1 else wrong_names[0])
     if lower:
         return Verdict(prefix + lower, None, details, "lower-precision")
-    found = (_pattern(ex, ref, got[first], ref.expected[first], shown)
-             or _only_at_lesson_points(ex, ref, got, wrong) or _side_of_domain(ex, ref, wrong))
+    found = _pattern(ex, ref, got[first], ref.expected[first], shown)
+    if found and found[0] == "sign" and len(wrong_names) > 1:  # name every output whose sign is flipped
+        flipped = [n for n in wrong_names
+                   if (_pattern(ex, ref, got[names.index(n)], ref.expected[names.index(n)], n) or ("",))[0] == "sign"]
+        if len(flipped) > 1:
+            found = ("sign", f"{_and(flipped)} have the right size but the wrong sign at every point checked: "
+                             "check each minus sign.")
+    found = found or _only_at_lesson_points(ex, ref, got, wrong) or _side_of_domain(ex, ref, wrong)
     if found:
         return Verdict(prefix + found[1], None, details, found[0])
     if ex.kind == "value":

@@ -351,11 +351,11 @@ def _stopped(ex: ExerciseSpec, err: BaseException, where: str, stop, answer: Any
             mistake="used-autograd",
         )
     if isinstance(err, guard.ForbiddenCall):
-        why = f" ({err.why})" if err.why else ""
+        why = f": {err.why}" if err.why else ""
         return stop(
             "incorrect",
-            f"Your answer calls {err.what}, which does the exercise's work for you: this exercise asks you to "
-            f"write the formula yourself{why}. The checker compares your formula with {ex.compared_with}.",
+            f"Your answer calls {err.what}, which this exercise does not accept{why}. Write the formula yourself; "
+            f"the checker compares it with {ex.compared_with}.",
             mistake="forbidden-function",
         )
     if isinstance(err, guard.TimeLimitExceeded):

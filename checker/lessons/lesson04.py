@@ -233,8 +233,11 @@ def _positive_form_everywhere(z, y):
 
 
 def _forms_swapped(z, y):
-    """Each of section 4's forms where the other one belongs: an exponential of |z| on both sides."""
-    return torch.where(z > 0, torch.log1p(torch.exp(z)), z + torch.log1p(torch.exp(-z))) - z * y
+    """Each of section 4's forms where the other one belongs: an exponential of |z| on both sides (z is one
+    number, a 0-dimensional tensor, so a Python `if` chooses; torch.where is refused, see _FORBIDDEN)."""
+    if z > 0:
+        return torch.log1p(torch.exp(z)) - z * y
+    return z + torch.log1p(torch.exp(-z)) - z * y
 
 
 def _exp_both_ways(z, y):
@@ -268,6 +271,11 @@ _FORBIDDEN = {
     "logaddexp": "torch.logaddexp(0, z) is log(1 + e^z), computed without overflow",
     "logsumexp": "the log-sum-exp of 0 and z is log(1 + e^z), computed without overflow",
     "special_logsumexp": "the log-sum-exp of 0 and z is log(1 + e^z), computed without overflow",
+    # Choosing between section 4's two forms is not one safe formula: torch.where computes both forms at every z,
+    # so an exponential still sees e^100 (its gradient is then 0·inf = NaN in float32, whatever it returns).
+    "where": ("torch.where(z > 0, A, B) computes both A and B at every z, so one of the exponentials still sees "
+              "a large positive number (and the gradient of the loss is NaN in float32): write one formula that "
+              "is safe for every z (max(z, 0) is torch.clamp(z, min=0))"),
 }
 
 stable_bce = Exercise(
