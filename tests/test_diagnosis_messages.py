@@ -55,3 +55,16 @@ def test_choosing_between_the_two_forms_with_where_is_refused():
         assert result.status == "incorrect" and result.mistake == "forbidden-function", result.message
         assert "computes both A and B at every z" in result.message and "does not accept" in result.message
     assert lesson04.stable_bce.check(lesson04.stable_bce.solution_fn).passed
+
+
+def test_dividing_by_one_minus_p_at_saturated_z_gets_the_reason():
+    def sigma(z):
+        return 1 / (1 + math.exp(-z))
+
+    for answer in (lambda z, y: -y / sigma(z) + (1 - y) / (1 - sigma(z)),  # dL/dp
+                   lambda z, y: (sigma(z) - y) / (sigma(z) * (1 - sigma(z))) * sigma(z) * (1 - sigma(z))):
+        result = lesson04.dL_dz.check(answer)
+        assert result.status == "error" and "ZeroDivisionError" in result.message
+        assert "p(1 − p) cancels" in result.message
+    other = lesson03.df_dx.check(lambda x: 1 / 0)  # no advice of lesson 04's elsewhere
+    assert "ZeroDivisionError" in other.message and "cancels" not in other.message

@@ -362,7 +362,10 @@ def _stopped(ex: ExerciseSpec, err: BaseException, where: str, stop, answer: Any
         return stop("error", f"Your answer took longer than {ex.time_limit:g} s{where} and was stopped. "
                     "Is there an infinite loop or a long sleep?")
     # anything else the student's code raised, SystemExit included
-    return stop("error", f"Your code raised an error{where}: {guard.describe_exception(err)}{_advice(ex, err)}")
+    described, advice = guard.describe_exception(err), _advice(ex, err)
+    if advice and not described.endswith((".", "!", "?")):
+        described += "."  # "(in f, line 3: ...)." then the advice, a sentence of its own
+    return stop("error", f"Your code raised an error{where}: {described}{advice}")
 
 
 def _tolerance(ex: ExerciseSpec, low: Optional[torch.dtype]) -> Tolerance:
@@ -404,6 +407,8 @@ def _cannot_tell(ex: ExerciseSpec, ref: Reference, got: list[torch.Tensor], tol:
 def _advice(ex: ExerciseSpec, err: BaseException) -> str:
     """One line of help for errors students commonly meet, after the error itself."""
     text = str(err)
+    if type(err).__name__ in ex.error_advice:
+        return " " + ex.error_advice[type(err).__name__]
     if ex.pass_as == "float" and isinstance(err, TypeError) and "must be Tensor, not float" in text:
         return (" Your function receives Python floats here: use math.sin, math.cos, math.exp "
                 "(torch functions need tensors).")

@@ -144,6 +144,9 @@ class ExerciseSpec:
     # where None is itself a known bug, e.g. returning the `.grad` of a tensor autograd never fills.
     # None keeps the default: "not attempted, did you forget `return`?".
     none_message: Optional[str] = None
+    # What to add when the answer raises one of these errors, {exception type name: advice}: for an error the
+    # exercise's points provoke on purpose, e.g. a division by 1 − σ(z) where σ(40) rounds to exactly 1.0.
+    error_advice: dict[str, str] = field(default_factory=dict)
     time_limit: float = 5.0
     max_score: float = 1.0
     # The outputs are the stages of one computation, in the order it runs (a backward pass: dlogits, dW2, ...,

@@ -170,6 +170,11 @@ dL_dz = Exercise(
     edge_points=((6.7, 0.0), (20.0, 0.0), (-30.0, 1.0), (40.0, 1.0)),  # saturated: p rounds to 0 or 1
     sampler=_sample_logit,
     solution_fn=_dL_dz,
+    # dL/dp = −y/p + (1 − y)/(1 − p), alone or times dp/dz unsimplified, divides by 0 where σ(z) rounds to 1.0
+    error_advice={"ZeroDivisionError": (
+        "At saturated z, p = σ(z) rounds to exactly 0.0 or 1.0, so a formula that divides by p or by 1 − p (dL/dp, "
+        "alone or times dp/dz before simplifying) divides by 0 there. Simplify dL/dp · dp/dz on paper first: "
+        "p(1 − p) cancels.")},
     hints=(
         "Write dL/dz = dL/dp · dp/dz with p = σ(z).",
         "dL/dp = −y/p + (1 − y)/(1 − p) = (p − y) / (p(1 − p)), and dp/dz = p(1 − p).",
