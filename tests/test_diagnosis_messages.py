@@ -68,3 +68,17 @@ def test_dividing_by_one_minus_p_at_saturated_z_gets_the_reason():
         assert "p(1 − p) cancels" in result.message
     other = lesson03.df_dx.check(lambda x: 1 / 0)  # no advice of lesson 04's elsewhere
     assert "ZeroDivisionError" in other.message and "cancels" not in other.message
+
+
+def test_advice_after_an_error_is_the_same_in_bulk_grading():
+    from inprocess_probe import bulk_grade
+
+    from checker import lesson01
+
+    cases = [(lesson04.dL_dz, lambda z, y: -y / (1 / (1 + math.exp(-z))) + (1 - y) / (1 - 1 / (1 + math.exp(-z)))),
+             (lesson01.dz_dx, lambda x: 2 * x * torch.cos(x**2)),  # torch on a float: "receives Python floats"
+             (lesson04.grad_vectorized, lambda X, y, w, b: (math.exp(X), 1))]
+    for exercise, answer in cases:
+        notebook, bulk = exercise.check(answer), bulk_grade(exercise, answer)
+        assert notebook.status == "error" and bulk.message == notebook.message
+    assert "Python floats" in lesson01.dz_dx.check(cases[1][1]).message

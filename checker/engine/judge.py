@@ -405,14 +405,15 @@ def _cannot_tell(ex: ExerciseSpec, ref: Reference, got: list[torch.Tensor], tol:
 
 
 def _advice(ex: ExerciseSpec, err: BaseException) -> str:
-    """One line of help for errors students commonly meet, after the error itself."""
-    text = str(err)
-    if type(err).__name__ in ex.error_advice:
-        return " " + ex.error_advice[type(err).__name__]
-    if ex.pass_as == "float" and isinstance(err, TypeError) and "must be Tensor, not float" in text:
+    """One line of help for errors students commonly meet, after the error itself. By the error's type name:
+    in bulk grading the error comes back from the student's kernel as its name and text (checker_type)."""
+    text, name = f"{type(err).__name__}: {err}", getattr(err, "checker_type", None) or type(err).__name__
+    if name in ex.error_advice:
+        return " " + ex.error_advice[name]
+    if ex.pass_as == "float" and name == "TypeError" and "must be Tensor, not float" in text:
         return (" Your function receives Python floats here: use math.sin, math.cos, math.exp "
                 "(torch functions need tensors).")
-    if ex.pass_as == "tensor" and isinstance(err, TypeError) and "must be real number" in text:
+    if ex.pass_as == "tensor" and name == "TypeError" and "must be real number" in text:
         return " Your function receives tensors here: use torch.sin, torch.exp, ... (math functions need floats)."
     return ""
 

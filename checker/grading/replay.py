@@ -187,7 +187,9 @@ def _raise(stop: dict) -> None:
     # Shown as the kernel described it (guard.describe_exception there): `Type: message (in f, line n: ...)`.
     # The class is named after that whole text so that describe_exception here prints exactly it.
     text = str(stop.get("text") or stop.get("type") or "Exception")[:2000]
-    raise type(text, (Exception,), {})()
+    err = type(text, (Exception,), {})()
+    err.checker_type = str(stop.get("type") or "")[:100]  # its type's name in the kernel, for the judge's advice
+    raise err
 
 
 def _signature(shown: Any) -> Optional[inspect.Signature]:
