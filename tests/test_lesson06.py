@@ -127,7 +127,8 @@ def test_numerical_gradient_returning_none_is_forgot_return():
     assert result.status == "not_attempted" and "returned None" in result.message
 
 
-def test_method_flags_see_central_forward_all_at_once_and_steps():
+def test_method_flags_see_one_entry_at_a_time_put_back_and_steps():
+    """(one entry at a time, x[i] put back, step fits the dtype), from the points f was evaluated at."""
     x0 = torch.tensor([0.5, -1.25], dtype=torch.float32)
     e0, e1 = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
 
@@ -135,9 +136,13 @@ def test_method_flags_see_central_forward_all_at_once_and_steps():
         return [((x0 + d).to(dtype).double(), dtype) for d in moves]
 
     h = 5e-3
-    assert harness.method_flags(calls(h * e0, -h * e0, h * e1, -h * e1), x0) == (1.0, 1.0, 1.0)
-    assert harness.method_flags(calls(0 * e0, h * e0, h * e1), x0) == (0.0, 1.0, 1.0)  # forward
-    assert harness.method_flags(calls(h * (e0 + e1), -h * (e0 + e1)), x0) == (1.0, 0.0, 1.0)  # all at once
+    assert harness.method_flags(calls(h * e0, -h * e0, h * e1, -h * e1), x0) == (1.0, 1.0, 1.0)  # central
+    assert harness.method_flags(calls(0 * e0, h * e0, h * e1), x0) == (1.0, 1.0, 1.0)  # forward: where, not what
+    assert harness.method_flags(calls(h * (e0 + e1), -h * (e0 + e1)), x0) == (0.0, 1.0, 1.0)  # all at once
+    assert harness.method_flags(calls(h * (e0 + e1), -h * (e0 + e1), h * (e0 + e1)), x0) == (0.0, 1.0, 1.0)
+    # x[0] never put back: kept at x0 - h (central) or x0 + h (forward) while x[1] moves
+    assert harness.method_flags(calls(h * e0, -h * e0, -h * e0 + h * e1, -h * e0 - h * e1), x0) == (1.0, 0.0, 1.0)
+    assert harness.method_flags(calls(0 * e0, h * e0, h * e0 + h * e1), x0) == (1.0, 0.0, 1.0)
     assert harness.method_flags(calls(1e-5 * e0, -1e-5 * e0), x0)[2] == 0.0  # too small for float32
     assert harness.method_flags(calls(1e-5 * e0, -1e-5 * e0, dtype=torch.float64), x0.double())[2] == 1.0
     assert harness.method_flags(calls(0 * e0, 1e-9 * e0), x0)[2] == 0.0  # x + h == x: never moved

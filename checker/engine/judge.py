@@ -346,8 +346,8 @@ def _stopped(ex: ExerciseSpec, err: BaseException, where: str, stop, answer: Any
     if isinstance(err, guard.AutogradUsed):
         return stop(
             "incorrect",
-            f"Your answer uses {err.what}. This exercise asks for the gradient by hand: "
-            "write the formula yourself; autograd is what the checker compares it with.",
+            f"Your answer uses {err.what}. This exercise asks for {ex.asks_for}; autograd is what the checker "
+            "compares it with.",
             mistake="used-autograd",
         )
     if isinstance(err, guard.ForbiddenCall):
