@@ -356,7 +356,10 @@ class AutogradFunction(Harness):
     small network, then flags: gradcheck passes, no gradient for beta, b's gradient fits b.
     The flags come from calling the Function's backward once directly (grad_fn.apply), before
     autograd sees its results: returning a tensor for beta, or a gradient autograd cannot sum
-    to b's shape, makes autograd raise; the harness reports them as numbers instead.
+    to b's shape, makes autograd raise; the harness reports them as numbers instead, where b's
+    gradient has one number per row, shape (N,) (a known mistake), and as an AnswerProblem that
+    names the shape for any other shape autograd refuses. A forward whose output is not in x's
+    dtype is an AnswerProblem too.
     """
 
     name = "autograd_function"
@@ -377,6 +380,10 @@ class AutogradFunction(Harness):
             if not isinstance(y, torch.Tensor) or tuple(y.shape) != SOFTPLUS_SHAPE:
                 raise AnswerProblem(f"forward returned {describe(y)}; it should return softplus(x + b), a tensor "
                                     f"shaped like x, {SOFTPLUS_SHAPE}.")
+            if y.dtype != x.dtype:  # the network after it (y @ W) would fail in the checker's own code
+                raise AnswerProblem(f"forward returned a tensor of dtype {str(y.dtype).replace('torch.', '')}, but x "
+                                    f"is {str(x.dtype).replace('torch.', '')}: return y in x's dtype, as the layers "
+                                    "after yours expect (.float() or .to(...) changes it).")
             if y.grad_fn is None:
                 raise AnswerProblem("The output of apply() has no grad_fn: call your Function as "
                                     "BiasSoftplus.apply(x, b, beta).")
@@ -384,6 +391,12 @@ class AutogradFunction(Harness):
             raw = tuple(raw) if isinstance(raw, (tuple, list)) else (raw,)
             beta_none = len(raw) < 3 or raw[2] is None
             b_fits = len(raw) < 2 or raw[1] is None or _sums_to(raw[1], b.shape)
+            if not b_fits and not (isinstance(raw[1], torch.Tensor) and tuple(raw[1].shape) == SOFTPLUS_SHAPE[:1]):
+                # one number per row, shape (N,), is a known mistake (the flags say it); any other shape is not
+                raise AnswerProblem(f"backward returned b's gradient as {describe(raw[1])}, but b has shape "
+                                    f"{tuple(b.shape)}, and autograd refuses a gradient it cannot sum down to its "
+                                    f"input's shape: return one of b's shape (or of x + b's shape, {SOFTPLUS_SHAPE}, "
+                                    "which autograd sums over the rows for you).")
             values = y.detach().reshape(-1)
             if not (beta_none and b_fits):  # autograd would raise: no gradients through the network
                 filler = torch.full((x.numel(),), nan, dtype=torch.float64, device="cpu")

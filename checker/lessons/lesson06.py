@@ -446,8 +446,8 @@ bias_softplus = Exercise(
                 "the gradient of the loss with respect to your output (the chain rule). In a network, "
                 "grad_output is not 1."),
         Mistake("b-summed-over-wrong-dim", _softplus_function(reduce_b=lambda grad: grad.sum(dim=1)),
-                "b's gradient has the wrong shape: you summed over dim 1, the features, which gives one number "
-                "per row, shape (N,). b has shape (C,) and was added to every row, so sum over the rows: "
+                "b's gradient has the wrong shape: one number per row of x, shape (N,), as a sum over dim 1, "
+                "the features, gives. b has shape (C,) and was added to every row, so sum over the rows: "
                 "grad.sum(dim=0)."),
         Mistake("b-averaged", _softplus_function(reduce_b=lambda grad: grad.mean(dim=0)),
                 "b's gradient is N times too small: b is used in every one of the N rows, and the contributions "
@@ -854,9 +854,12 @@ engine = Exercise(
                 "a in a·b + a) gets one contribution per use, and with = the last one overwrites the others. "
                 "The drawing shows the smallest graph where that happens."),
         Mistake("not-reversed", _engine_with(("for node in reversed(topo):", "for node in topo:")),
-                "Your backward() walks the nodes in topological order, inputs first: each node passes on its "
-                "grad before its users have added theirs to it (it is still 0). Walk the list reversed, from "
-                "the output back."),
+                "Your backward() calls a node's _backward() before every node that uses it has added its "
+                "contribution to the node's grad (at first it is still 0), so the node passes on too little. The "
+                "order it walks puts inputs before their users: either the topological list is walked as built, "
+                "not reversed, or it is built with each node appended before its children, so that reversed it "
+                "still starts from the inputs. Append a node after all its children, then walk the list "
+                "reversed, from the output back."),
         Mistake("no-topological-order", _engine_with((_BACKWARD_BODY, _RECURSIVE_BACKWARD)),
                 "Your backward() calls _backward() on a node as soon as it reaches it, depth first, without a "
                 "topological order: a node used twice passes on its grad before the second use has added to it "
