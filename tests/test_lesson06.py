@@ -214,6 +214,10 @@ def test_one_sided_differences_are_wrong_at_the_bowls_whatever_the_step():
     run = ex.numerical_gradient.harness.run
     atol = ex.numerical_gradient.tolerance.atol
     assert {dtype for *_, dtype in ex.BOWL_CASES} == {"float64", "float32"}
+    # as the lesson says: 40 cases, 36 drawn and four bowls
+    assert (ex.numerical_gradient.n_samples, len(ex.numerical_gradient.edge_points)) == (36, 4)
+    assert "The checker tries 40 cases" in _prose(MASTER) and "36 drawn from six functions" in _prose(MASTER)
+    assert len(harness.SCALAR_FUNCTIONS) == 6
     for case in ex.BOWL_CASES:
         eps = torch.finfo(getattr(torch, case[2])).eps
         assert float(run(ex._numerical_gradient, *case)[0].abs().max()) < atol / 10
