@@ -428,34 +428,37 @@ def test_a_b_gradient_of_one_number_per_row_is_the_known_mistake(b_gradient):
     assert "one number per row of x, shape (N,)" in result.message and "you summed" not in result.message
 
 
-def test_a_forward_in_another_dtype_is_told_to_keep_xs_dtype_not_shown_the_checkers_error():
-    def float32(z, beta):
-        return ((torch.clamp(z, min=0) + torch.log1p(torch.exp(-z.abs()))) / beta).float()
+def float32_forward(z, beta):
+    return ((torch.clamp(z, min=0) + torch.log1p(torch.exp(-z.abs()))) / beta).float()
 
-    result = checker.grade(ex.bias_softplus, stable_function(forward=float32))
+
+def overflowing_forward(z, beta):  # exp(-z) is inf for very negative z
+    return (torch.clamp(z, min=0) + torch.log1p(torch.exp(-z))) / beta
+
+
+def test_a_forward_in_another_dtype_is_told_to_keep_xs_dtype_not_shown_the_checkers_error():
+    result = checker.grade(ex.bias_softplus, stable_function(forward=float32_forward))
     assert result.status == "error", result.message
     assert result.message.startswith("forward returned a tensor of dtype float32, but x is float64")
     assert "m1 and m2" not in result.message and "raised an error" not in result.message
 
 
 def test_an_overflowing_forward_is_shown_with_the_expected_number_there():
-    def overflows(z, beta):  # exp(-z) is inf for very negative z
-        return (torch.clamp(z, min=0) + torch.log1p(torch.exp(-z))) / beta
-
-    result = checker.grade(ex.bias_softplus, stable_function(forward=overflows))
+    result = checker.grade(ex.bias_softplus, stable_function(forward=overflowing_forward))
     assert result.status == "incorrect" and result.diagnosis == "not-finite", result.message
     assert re.search(r"y is not a finite number: y\[\d+\] is inf at beta = .*, where the reference has y\[\d+\] = "
                      r"-?[\d.e+-]+\. ", result.message), result.message
     assert "tensor of shape" not in result.message and "reference there" not in result.message
 
 
-def test_a_jacobian_with_an_inf_is_shown_with_the_expected_number_there():
-    def one_inf(fn, x, eps):
-        jacobian = ex._numerical_jacobian(fn, x, eps)
-        jacobian[1, 2] = math.inf
-        return jacobian
+def jacobian_with_an_inf(fn, x, eps):
+    jacobian = ex._numerical_jacobian(fn, x, eps)
+    jacobian[1, 2] = math.inf
+    return jacobian
 
-    result = checker.grade(ex.numerical_jacobian, one_inf)
+
+def test_a_jacobian_with_an_inf_is_shown_with_the_expected_number_there():
+    result = checker.grade(ex.numerical_jacobian, jacobian_with_an_inf)
     assert "Your answer is not a finite number: its entry [1, 2] is inf at fn = " in result.message, result.message
     assert ", where the Jacobian has entry [1, 2] = " in result.message and "tensor of shape" not in result.message
 
@@ -559,11 +562,7 @@ def test_assigning_at_forks_is_named_whatever_the_topological_order(answer):
 def test_an_engine_that_lists_nodes_before_their_children_is_told_so():
     """Pre-order (a node appended before its children), walked reversed: not the unreversed walk the message
     used to describe, but the same numbers; the message covers both."""
-    preorder = engine(("""                for child in node._prev:
-                    build(child)
-                topo.append(node)""", """                topo.append(node)
-                for child in node._prev:
-                    build(child)"""))
+    preorder = engine(PREORDER_ENGINE_EDIT)
     unreversed = engine(("for node in reversed(topo):", "for node in topo:"))
     for answer in (preorder, unreversed):
         result = checker.grade(ex.engine, answer)
@@ -687,12 +686,44 @@ BAD_FORMS = {
 }
 
 
+PREORDER_ENGINE_EDIT = ("""                for child in node._prev:
+                    build(child)
+                topo.append(node)""", """                topo.append(node)
+                for child in node._prev:
+                    build(child)""")
+# answers from the review of lesson 06, whose verdicts were wrong: the kernel's measures give the same new ones
+REVIEWED = [{
+    "numerical_gradient": one_sided(SQRT_EPS, also_other_side=True),
+    "numerical_jacobian": jacobian_with_an_inf,
+    "BiasSoftplus": stable_function(lambda g: g.T),
+    "d2z_dx2": ex._d2z_dx2,
+    "hvp": lambda f, x, v: torch.autograd.functional.hvp(f, x, v)[1],
+    "Value": engine(PREORDER_ENGINE_EDIT),
+}, {
+    "numerical_gradient": central_restored_at_the_end,
+    "numerical_jacobian": lambda fn, x, eps: torch.autograd.functional.jacobian(fn, x),
+    "BiasSoftplus": stable_function(forward=overflowing_forward),
+    "d2z_dx2": ex._d2z_dx2,
+    "hvp": ex._hvp,
+    "Value": ex.Value,
+}, {
+    "numerical_gradient": one_sided(BEST, side=-1),
+    "numerical_jacobian": ex._numerical_jacobian,
+    "BiasSoftplus": stable_function(forward=float32_forward),
+    "d2z_dx2": ex._d2z_dx2,
+    "hvp": ex._hvp,
+    "Value": ex.Value,
+}]
+
+
 @pytest.mark.parametrize("pick", [
     lambda e: e.solution_fn,
     lambda e: e.stub if e.stub is not None else checker.lessons.selftest.stub,
-    *[lambda e, k=k: e.mistakes[min(k, len(e.mistakes) - 1)].answer for k in range(9)],
+    *[lambda e, k=k: e.mistakes[min(k, len(e.mistakes) - 1)].answer for k in range(10)],
     lambda e: BAD_FORMS[e.answer_name],
-], ids=["solutions", "stubs", *[f"mistake-{k}" for k in range(9)], "bad-forms"])
+    *[lambda e, k=k: REVIEWED[k][e.answer_name] for k in range(len(REVIEWED))],
+], ids=["solutions", "stubs", *[f"mistake-{k}" for k in range(10)], "bad-forms",
+        *[f"reviewed-{k}" for k in range(len(REVIEWED))]])
 def test_bulk_grading_gives_the_notebooks_verdicts(pick):
     """The probe measures each answer in the kernel with the harness's source; the replay, judged by the
     grader, gets the verdict, message and details the notebook's check gives."""
