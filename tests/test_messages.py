@@ -161,3 +161,39 @@ def test_an_answer_whose_attributes_raise_is_still_judged():
 
     result = checker.grade(DZ, Hostile())
     assert result.status in ("error", "not_attempted") and "Traceback" not in result.message
+
+
+# -- a number where a number is expected: never "tensor of shape (12,)" in a sentence ------------------
+def test_not_finite_in_a_large_tensor_names_the_entry_and_the_expected_number_there():
+    from checker import lesson05
+
+    ce = lesson05.ce_grad
+    result = checker.grade(ce, lambda Z, y: ce.solution_fn(Z, y) * float("nan"))
+    assert result.diagnosis == "not-finite"
+    assert result.message.startswith("Your answer is not a finite number: its entry [0, 0] is nan at Z = ")
+    assert ", where the gradient has entry [0, 0] = " in result.message
+    assert "there is tensor" not in result.message and "is tensor of shape" not in result.message
+
+
+def test_half_precision_in_a_large_tensor_names_the_entry_and_the_expected_number_there():
+    from checker import lesson05
+
+    ce = lesson05.ce_grad
+    result = checker.grade(ce, lambda Z, y: (ce.solution_fn(Z, y) * 1.02).to(torch.bfloat16))
+    assert (result.status, result.mistake) == ("error", "low-precision"), result.message
+    assert " yours has entry [0, 1] = " in result.message
+    assert " where the gradient has entry [0, 1] = " in result.message
+    assert "tensor of shape (10, 3) where" not in result.message and "yours is tensor" not in result.message
+
+
+def test_compared_lists_short_values_and_shows_one_entry_of_long_ones():
+    from checker.engine.diagnose import compared
+
+    short = compared("dL/db", torch.tensor([1.0, math.nan]), torch.tensor([1.0, 2.0]), "the reference", " at x = 1")
+    assert short == "it is [1, nan] at x = 1, where the reference is [1, 2]"
+    got, expected = torch.zeros(3, 4), torch.zeros(3, 4)
+    got[2, 1] = math.inf
+    assert compared("y", got, expected, "the reference", " at x = 1") == \
+        "y[2, 1] is inf at x = 1, where the reference has y[2, 1] = 0"
+    assert compared("Your answer", got, expected + 0.5, "the Jacobian", index=(0, 3)) == \
+        "its entry [0, 3] is 0, where the Jacobian has entry [0, 3] = 0.5"

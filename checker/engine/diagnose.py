@@ -44,6 +44,28 @@ def fmt(value) -> str:
     return str(value)
 
 
+def entry(name: str, index: tuple, own: bool = False) -> str:
+    """An entry of output `name`: "y[0, 2]"; of a single answer, "entry [0, 2]" ("its entry [0, 2]" with `own`)."""
+    at = ", ".join(map(str, index))
+    if name in ("Your answer", "your answer"):
+        return f"{'its ' if own else ''}entry [{at}]"
+    return f"{name}[{at}]"
+
+
+def compared(name: str, got: torch.Tensor, expected: torch.Tensor, quantity: str, where_: str = "",
+             index: Optional[tuple] = None) -> str:
+    """'it is 3 at x = 1, where the derivative is 2': one point's value and the reference's, as numbers. Of a
+    tensor too large to list (fmt shows only its shape), one entry and the reference's at the same place:
+    'y[4] is inf at ..., where the reference has y[4] = 0'; `index`, else the entry where they differ most."""
+    if expected.numel() <= 4 and got.numel() <= 4:
+        return f"it is {fmt(got)}{where_}, where {quantity} is {fmt(expected)}"
+    if index is None:
+        index = tuple(int(i) for i in torch.unravel_index(
+            torch.argmax((got - expected).abs().nan_to_num(math.inf)), expected.shape))
+    return (f"{entry(name, index, own=True)} is {fmt(got[index])}{where_}, where {quantity} has "
+            f"{entry(name, index)} = {fmt(expected[index])}")
+
+
 def dtype_name(dtype) -> str:
     return str(dtype).replace("torch.", "")
 
@@ -239,13 +261,15 @@ def _not_finite(ex, ref, g: torch.Tensor, e: torch.Tensor, name: str) -> Optiona
                 "or of a negative number, or an overflow."), rows
     row = rows[0]
     index = ref.valid[row]
-    value = g[row].reshape(-1)
-    shown = fmt(value[~torch.isfinite(value)][0]) if value.numel() > 1 else fmt(g[row])
     others = len(rows) - 1
     more = f" (and at {others} other point{'s' if others != 1 else ''})" if others else ""
-    quantity = ex.quantity if e[row].numel() == 1 else f"{ex.quantity} there"
-    return (f"{name} is not a finite number: it is {shown}{where(ex, ref.points[index], ref.dtype(index))}{more}, "
-            f"where {quantity} is {fmt(e[row])}. {_OVERFLOW}"), rows
+    at = where(ex, ref.points[index], ref.dtype(index)) + more
+    if e[row].numel() == 1:
+        return f"{name} is not a finite number: it is {fmt(g[row])}{at}, where {ex.quantity} is {fmt(e[row])}. " \
+            f"{_OVERFLOW}", rows
+    first = tuple(int(i) for i in torch.nonzero(~torch.isfinite(g[row]))[0])  # its first entry that is not
+    return (f"{name} is not a finite number: {compared(name, g[row], e[row], ex.quantity, at, first)}. "
+            f"{_OVERFLOW}"), rows
 
 
 def _wrong_only_in_lower_precision(ex, ref, got, wrong: torch.Tensor, name: str) -> Optional[str]:
@@ -258,9 +282,10 @@ def _wrong_only_in_lower_precision(ex, ref, got, wrong: torch.Tensor, name: str)
     index = ref.valid[rows[0]]
     low = dtype_name(ref.dtypes[index])
     first = ex.outputs.index(name) if name in ex.outputs else 0
+    at = where(ex, ref.points[index], ref.dtypes[index]).strip()
+    there = compared(name, got[first][rows[0]], ref.expected[first][rows[0]], ex.quantity)
     return (f"{name} is right when computed in float64 but not in {low}, the precision models train in: "
-            f"{where(ex, ref.points[index], ref.dtypes[index]).strip()} it is {fmt(got[first][rows[0]])}, "
-            f"where {ex.quantity} is {fmt(ref.expected[first][rows[0]])} ({len(rows)} of the "
+            f"{at} {there} ({len(rows)} of the "
             f"{sum(ref.dtypes[i] != torch.float64 for i in ref.valid)} {low} points are wrong). Rewrite it so "
             f"that no step loses the digits that matter or overflows in {low}.")
 

@@ -140,21 +140,23 @@ def _as_tensor_like(value, like: torch.Tensor, what: str, name: str):
     return value.detach().to(device="cpu", dtype=torch.float64)
 
 
-# -- 1. a numerical gradient, watched: where does the method evaluate f? ------------------------
-class _WatchedFunction:
-    """f, recording every point it is called at (as float64, flattened) and that point's dtype."""
+# -- 1. a numerical gradient, watched: where does the method evaluate f, and which values does it use? --
+# f = K·sum((x − x₀)²), evaluated at x = x₀ itself: its gradient there is 0. f is even about x₀ along every
+# entry, so a central difference gives 0 up to rounding (about K·eps·|x₀ᵢ|), and a one-sided difference about
+# ±K·h: with K = 1e10 in float64 and 100 in float32, that is more than the tolerance (1e-3) for every step that
+# fits the dtype (h ≥ 1000·eps), however a one-sided method chooses it.
+CENTERED_FUNCTIONS = {
+    "1e10·sum((x − x₀)²) at x = x₀": 1e10,
+    "100·sum((x − x₀)²) at x = x₀": 100.0,
+}
 
-    def __init__(self, f, shape):
-        self.f, self.shape, self.calls = f, tuple(shape), []
 
-    def __call__(self, x):
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise AnswerProblem(f"Your method called f with {describe(x)}; f takes a float tensor shaped like x.")
-        if tuple(x.shape) != self.shape:
-            raise AnswerProblem(f"Your method called f with a tensor of shape {tuple(x.shape)}; f takes a "
-                                f"tensor shaped like x, {self.shape}.")
-        self.calls.append((x.detach().to(device="cpu", dtype=torch.float64).reshape(-1).clone(), x.dtype))
-        return self.f(x)
+def scalar_function(formula: str, x0: torch.Tensor):
+    """The case's function f: a formula of SCALAR_FUNCTIONS, or a bowl of CENTERED_FUNCTIONS centred at x0."""
+    if formula in CENTERED_FUNCTIONS:
+        k, center = CENTERED_FUNCTIONS[formula], x0.detach().clone()
+        return lambda x: k * ((x - center) ** 2).sum()
+    return SCALAR_FUNCTIONS[formula]
 
 
 MIN_STEPS = 1000  # a finite-difference step must be at least this many rounding steps of x_i
@@ -166,43 +168,98 @@ def _drift(dtype, x0: torch.Tensor) -> torch.Tensor:
     return 2 * torch.finfo(dtype).eps * x0.abs().clamp(min=1.0)
 
 
-def method_flags(calls, x0: torch.Tensor) -> tuple[float, float, float]:
-    """What the points a method evaluated f at say about it, as 1.0 (yes) / 0.0 (no). A point x0 + d
-    counts as moved where some |d_i| is more than rounding drift (`_drift`); then:
+class Move:
+    """Where one call of f is, relative to x0 and to the calls before it.
 
-    - central: every moved point x0 + d has its mirror x0 - d among the moved points (to 1% of d, as
-      rounding moves x0 + h and x0 - h by different amounts);
-    - one entry at a time: no moved point differs from x0 in more than one entry;
+    An entry is *moved* where it is further from x0 than rounding drift (`_drift`). A moved entry is
+    *carried* where an earlier call, at another point, had that entry at the same place: it was moved
+    before and never put back (x[i] += h with no x[i] = old after it). The other moved entries are
+    *fresh*: the ones this call moves. `side` is +1 if every fresh entry moves up (x + h), −1 if every one
+    moves down (x − h), 0 if no entry moves or they move both ways; `main` is the entry this call
+    perturbs most, fresh ones first (None if none moves).
+    """
+
+    def __init__(self, point: torch.Tensor, dtype, x0: torch.Tensor, earlier: list):
+        self.point, self.dtype = point, dtype
+        drift = _drift(dtype, x0)
+        self.d = d = point - x0
+        moved = d.abs() > drift
+        carried = torch.zeros_like(moved)
+        for other in earlier:
+            if other.moved and bool(((other.point - point).abs() > drift).any()):  # another point
+                carried |= moved & ((other.point - point).abs() <= drift)
+        fresh = moved & ~carried
+        self.moved, self.n_fresh, self.carried = bool(moved.any()), int(fresh.sum()), bool(carried.any())
+        signs = torch.sign(d[fresh])
+        self.side = int(signs[0]) if signs.numel() and bool((signs == signs[0]).all()) else 0
+        pool = fresh if fresh.any() else moved
+        self.main = int(torch.where(pool, d.abs(), torch.zeros_like(d)).argmax()) if self.moved else None
+
+
+class _WatchedFunction:
+    """f, recording every point it is called at (as float64, flattened) and that point's dtype, and where
+    each is (`Move`). With `nudge` = +1 or −1, f's value at every point moved up (down) is raised by 1:
+    if the method's result changes, it uses f on that side of x."""
+
+    def __init__(self, f, shape, x0: torch.Tensor, nudge: int = 0):
+        self.f, self.shape, self.nudge, self.calls, self.moves = f, tuple(shape), nudge, [], []
+        self.x0 = x0.detach().to(device="cpu", dtype=torch.float64).reshape(-1)
+
+    def __call__(self, x):
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise AnswerProblem(f"Your method called f with {describe(x)}; f takes a float tensor shaped like x.")
+        if tuple(x.shape) != self.shape:
+            raise AnswerProblem(f"Your method called f with a tensor of shape {tuple(x.shape)}; f takes a "
+                                f"tensor shaped like x, {self.shape}.")
+        point = x.detach().to(device="cpu", dtype=torch.float64).reshape(-1).clone()
+        self.calls.append((point, x.dtype))
+        move = Move(point, x.dtype, self.x0, self.moves)
+        self.moves.append(move)
+        value = self.f(x)
+        return value + 1.0 if self.nudge and move.side == self.nudge else value
+
+
+def method_flags(calls, x0: torch.Tensor) -> tuple[float, float, float]:
+    """What the points a method evaluated f at say about it, as 1.0 (yes) / 0.0 (no), from each call's
+    `Move` (its moved, fresh and carried entries):
+
+    - one entry at a time: no call moves more than one fresh entry (x + h, all entries at once, does);
+    - x[i] put back: no call carries an entry moved by an earlier one (x[i] is put back before the next
+      entry is moved; a method that restores x only at the end, or never, carries them);
     - step fits the dtype: every moved point moves its main entry by at least a thousand rounding steps,
       1000·eps·max(1, |x0_i|) in the dtype f was evaluated in (with fewer, f(x + h) − f(x − h) keeps less
       than three good digits: about 1.2e-4 in float32, 2.2e-13 in float64), and a method that called f
       several times moved x0 at all (else x0 + h rounded to x0).
     """
     x0 = x0.detach().to(torch.float64).reshape(-1)
-    moved = []
+    moves: list = []
     for point, dtype in calls:
-        d = point - x0
-        if bool((d.abs() > _drift(dtype, x0)).any()):
-            moved.append((d, dtype))
-    one_entry = all(int((d.abs() > _drift(dtype, x0)).sum()) <= 1 for d, dtype in moved)
-    central = all(
-        any(float((d + e).abs().max()) <= max(0.01 * float(d.abs().max()), float(_drift(dtype, x0).max()))
-            for e, _ in moved)
-        for d, dtype in moved
-    )
+        moves.append(Move(point, dtype, x0, moves))
+    moved = [m for m in moves if m.moved]
+    one_entry = all(m.n_fresh <= 1 for m in moved)
+    put_back = not any(m.carried for m in moved)
     fits = bool(moved) or len(calls) < 2
-    for d, dtype in moved:
-        i = int(d.abs().argmax())  # the entry this point perturbs
-        if float(d[i].abs()) < MIN_STEPS * torch.finfo(dtype).eps * max(1.0, float(x0[i].abs())):
+    for m in moved:
+        i = m.main
+        if float(m.d[i].abs()) < MIN_STEPS * torch.finfo(m.dtype).eps * max(1.0, float(x0[i].abs())):
             fits = False
-    return _flag(central), _flag(one_entry), _flag(fits)
+    return _flag(one_entry), _flag(put_back), _flag(fits)
+
+
+def _changed(a, b) -> bool:
+    """Two runs of a method gave different gradients (None, NaN and inf compared as values)."""
+    if a is None or b is None or a is Ellipsis or b is Ellipsis:
+        return a is not b
+    return bool((~torch.isclose(a, b, rtol=1e-6, atol=1e-6, equal_nan=True)).any())
 
 
 class NumericalGradient(Harness):
     """`answer(f, x)`, a finite-difference gradient of a scalar function f at a tensor x.
 
-    case: (formula of f, x as JSON, dtype name). Outputs: the gradient (flattened), then four
-    flags: x left as it was, central, one entry at a time, step fits the dtype.
+    case: (formula of f, x as JSON, dtype name). Outputs: the gradient (flattened), then six flags:
+    x left as it was; f(x + h) used and f(x − h) used (run again with f raised by 1 at the points above x,
+    then below it: does the gradient change?); one entry at a time, x[i] put back, step fits the dtype
+    (from where f was evaluated, `method_flags`).
     """
 
     name = "numerical_gradient"
@@ -212,15 +269,21 @@ class NumericalGradient(Harness):
             return (f"The answer must be a function `numerical_gradient(f, x)`; yours is {describe(answer)}.")
         return None
 
-    def run(self, answer, formula, values, dtype):
+    def _gradient(self, answer, formula, values, dtype, nudge=0):
         x = tensor_from(values, dtype)
         given = x.clone()
-        f = _WatchedFunction(SCALAR_FUNCTIONS[formula], x.shape)
+        f = _WatchedFunction(scalar_function(formula, given), x.shape, given, nudge)
         grad = _as_tensor_like(answer(f, x), given, "a tensor shaped like x", "Your function")
+        return grad, x, given, f
+
+    def run(self, answer, formula, values, dtype):
+        grad, x, given, f = self._gradient(answer, formula, values, dtype)
         unchanged = bool(((x.to(torch.float64) - given.to(torch.float64)).abs() <= _drift(x.dtype, given)).all())
-        central, one_entry, fits = method_flags(f.calls, given)
-        flat = grad if grad is None or grad is Ellipsis else grad.reshape(-1)
-        return flat, _flag(unchanged), central, one_entry, fits
+        one_entry, put_back, fits = method_flags(f.calls, given)
+        if grad is None or grad is Ellipsis:  # the judge says "returned None"
+            return grad, _flag(unchanged), 0.0, 0.0, one_entry, put_back, fits
+        above, below = (_changed(self._gradient(answer, formula, values, dtype, nudge)[0], grad) for nudge in (1, -1))
+        return grad.reshape(-1), _flag(unchanged), _flag(above), _flag(below), one_entry, put_back, fits
 
 
 class NumericalJacobian(Harness):
@@ -293,7 +356,10 @@ class AutogradFunction(Harness):
     small network, then flags: gradcheck passes, no gradient for beta, b's gradient fits b.
     The flags come from calling the Function's backward once directly (grad_fn.apply), before
     autograd sees its results: returning a tensor for beta, or a gradient autograd cannot sum
-    to b's shape, makes autograd raise; the harness reports them as numbers instead.
+    to b's shape, makes autograd raise; the harness reports them as numbers instead, where b's
+    gradient has one number per row, shape (N,) (a known mistake), and as an AnswerProblem that
+    names the shape for any other shape autograd refuses. A forward whose output is not in x's
+    dtype is an AnswerProblem too.
     """
 
     name = "autograd_function"
@@ -314,6 +380,10 @@ class AutogradFunction(Harness):
             if not isinstance(y, torch.Tensor) or tuple(y.shape) != SOFTPLUS_SHAPE:
                 raise AnswerProblem(f"forward returned {describe(y)}; it should return softplus(x + b), a tensor "
                                     f"shaped like x, {SOFTPLUS_SHAPE}.")
+            if y.dtype != x.dtype:  # the network after it (y @ W) would fail in the checker's own code
+                raise AnswerProblem(f"forward returned a tensor of dtype {str(y.dtype).replace('torch.', '')}, but x "
+                                    f"is {str(x.dtype).replace('torch.', '')}: return y in x's dtype, as the layers "
+                                    "after yours expect (.float() or .to(...) changes it).")
             if y.grad_fn is None:
                 raise AnswerProblem("The output of apply() has no grad_fn: call your Function as "
                                     "BiasSoftplus.apply(x, b, beta).")
@@ -321,6 +391,12 @@ class AutogradFunction(Harness):
             raw = tuple(raw) if isinstance(raw, (tuple, list)) else (raw,)
             beta_none = len(raw) < 3 or raw[2] is None
             b_fits = len(raw) < 2 or raw[1] is None or _sums_to(raw[1], b.shape)
+            if not b_fits and not (isinstance(raw[1], torch.Tensor) and tuple(raw[1].shape) == SOFTPLUS_SHAPE[:1]):
+                # one number per row, shape (N,), is a known mistake (the flags say it); any other shape is not
+                raise AnswerProblem(f"backward returned b's gradient as {describe(raw[1])}, but b has shape "
+                                    f"{tuple(b.shape)}, and autograd refuses a gradient it cannot sum down to its "
+                                    f"input's shape: return one of b's shape (or of x + b's shape, {SOFTPLUS_SHAPE}, "
+                                    "which autograd sums over the rows for you).")
             values = y.detach().reshape(-1)
             if not (beta_none and b_fits):  # autograd would raise: no gradients through the network
                 filler = torch.full((x.numel(),), nan, dtype=torch.float64, device="cpu")

@@ -346,8 +346,8 @@ def _stopped(ex: ExerciseSpec, err: BaseException, where: str, stop, answer: Any
     if isinstance(err, guard.AutogradUsed):
         return stop(
             "incorrect",
-            f"Your answer uses {err.what}. This exercise asks for the gradient by hand: "
-            "write the formula yourself; autograd is what the checker compares it with.",
+            f"Your answer uses {err.what}. This exercise asks for {ex.asks_for}; autograd is what the checker "
+            "compares it with.",
             mistake="used-autograd",
         )
     if isinstance(err, guard.ForbiddenCall):
@@ -397,9 +397,17 @@ def _cannot_tell(ex: ExerciseSpec, ref: Reference, got: list[torch.Tensor], tol:
     index = ref.valid[row]
     name = str(low).replace("torch.", "")
     digits = 3 if low == torch.bfloat16 else 4
+    g, e = got[k][row], ref.expected[k][row]
+    if g.numel() <= 4:
+        theirs = f"yours is {diagnose.fmt(g)} where {ex.quantity} is {diagnose.fmt(e)}"
+    else:  # a tensor too large to list: the entry where they differ most
+        miss_here = ((g - e).abs() > tol.allowed(e)) & ~(g == e)
+        at = tuple(int(i) for i in torch.nonzero(miss_here)[0])
+        label = diagnose.entry(ex.outputs[k] if len(ex.outputs) > 1 else "your answer", at)
+        theirs = (f"yours has {label} = {diagnose.fmt(g[at])} where {ex.quantity} has {label} = "
+                  f"{diagnose.fmt(e[at])}")
     return (f"Your answer comes back in {name}, which keeps about {digits} significant digits: "
-            f"{_where(ex, ref.points[index], ref.dtype(index)).strip() or 'here'} yours is "
-            f"{diagnose.fmt(got[k][row])} where {ex.quantity} is {diagnose.fmt(ref.expected[k][row])}, a difference "
+            f"{_where(ex, ref.points[index], ref.dtype(index)).strip() or 'here'} {theirs}, a difference "
             f"that {name} rounding alone could make. At this precision the checker cannot tell a rounding "
             "error from a mistake: return float32 or float64 (or a Python float).")
 

@@ -140,6 +140,9 @@ class ExerciseSpec:
     # Library functions the answer may not call, {torch function name: why}: e.g. the loss the exercise
     # asks students to write themselves. Refused under any route (F., torch., nn. modules, torch.ops).
     forbidden: dict[str, str] = field(default_factory=dict)
+    # What the exercise asks for instead of autograd, as the refusal of an answer that uses it says it ("This
+    # exercise asks for ..."): the formula by hand, or a numerical method (lesson 06's finite differences).
+    asks_for: str = "the gradient by hand: write the formula yourself"
     # What to say when the answer returns None (graded incorrect, mistake "returned-none"), for exercises
     # where None is itself a known bug, e.g. returning the `.grad` of a tensor autograd never fills.
     # None keeps the default: "not attempted, did you forget `return`?".

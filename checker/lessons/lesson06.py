@@ -16,11 +16,13 @@ import torch.nn.functional as F
 
 from ..engine.exercise import Exercise, Mistake, Tolerance
 from ..engine.harness import (
+    CENTERED_FUNCTIONS,
     HARNESSES,
     LEAVES,
     SCALAR_FUNCTIONS,
     VECTOR_FUNCTIONS,
     execute,
+    scalar_function,
     softplus_inputs,
     softplus_network,
     statements,
@@ -72,7 +74,7 @@ def _numerical_gradient(f, x):
     return grad
 
 
-def _finite_difference(h_of, forward=False, all_at_once=False, restore=True, denominator=2.0):
+def _finite_difference(h_of, forward=False, backward=False, all_at_once=False, restore=True, denominator=2.0):
     """A finite-difference method with one thing done differently from the solution."""
 
     def method(f, x):
@@ -88,6 +90,10 @@ def _finite_difference(h_of, forward=False, all_at_once=False, restore=True, den
                 f_base = f(x).item()
                 flat[i] = old + h
                 flat_grad[i] = (f(x).item() - f_base) / h
+            elif backward:
+                f_base = f(x).item()
+                flat[i] = old - h
+                flat_grad[i] = (f_base - f(x).item()) / h
             else:
                 flat[i] = old + h
                 f_plus = f(x).item()
@@ -117,14 +123,25 @@ def _sample_function_and_x(generator):
 
 def _numerical_gradient_reference(formula, values, dtype):
     x = tensor_from(values, dtype)  # the student's x, rounded to its dtype; differentiated in float64
-    grad = _autograd_gradient(SCALAR_FUNCTIONS[formula], x)
-    # the method's flags as the model solution shows them (x left as it was, central, one entry at a time,
-    # a step fit for the dtype): computed by watching _numerical_gradient at the same case
+    grad = _autograd_gradient(scalar_function(formula, x), x)
+    # the method's flags as the model solution shows them (x left as it was, f(x + h) and f(x − h) both used,
+    # one entry at a time, x[i] put back, a step fit for the dtype): computed by watching _numerical_gradient
+    # at the same case
     flags = HARNESSES["numerical_gradient"].run(_numerical_gradient, formula, values, dtype)[1:]
     return (grad.reshape(-1), *flags)
 
 
-GRADIENT_FLAGS = ("x left as it was", "central", "one entry at a time", "step fits the dtype")
+GRADIENT_FLAGS = ("x left as it was", "f(x + h) used", "f(x − h) used", "one entry at a time", "x[i] put back",
+                  "step fits the dtype")
+# Where only a central difference is accurate: f = K·sum((x − x₀)²) at x = x₀ (harness.CENTERED_FUNCTIONS),
+# whose gradient is 0, in both dtypes; a one-sided difference gives about ±K·h there, whatever its step.
+_BOWL64, _BOWL32 = CENTERED_FUNCTIONS
+BOWL_CASES = (
+    (_BOWL64, "[[0.37, -1.62], [1.05, -0.48]]", "float64"),
+    (_BOWL64, "[[-1.33], [0.91], [1.77], [-0.06]]", "float64"),
+    (_BOWL32, "[[[0.52, -1.41]], [[1.68, -0.93]]]", "float32"),
+    (_BOWL32, "[-0.27, 1.19, -1.84, 0.66]", "float32"),
+)
 
 numerical_gradient = Exercise(
     id="lesson06.numerical_gradient",
@@ -135,13 +152,15 @@ numerical_gradient = Exercise(
     batched=False,
     inputs=("f", "x", "dtype"),
     outputs=("gradient", *GRADIENT_FLAGS),
+    edge_points=BOWL_CASES,
     sampler=_sample_function_and_x,
-    n_samples=40,
+    n_samples=36,
     reference=_numerical_gradient_reference,
     quantity="autograd's gradient",
-    # float32 central differences are good to about 1e-5 at the best step: 1e-3 accepts them, and the
-    # method's flags catch what the tolerance lets through (a forward difference in float64)
+    # float32 central differences are good to about 1e-5 at the best step: 1e-3 accepts them. A one-sided
+    # difference is caught by the bowls (BOWL_CASES), and named by the method's flags.
     tolerance=Tolerance(rtol=1e-3, atol=1e-3),
+    asks_for="a numerical method: estimate the gradient from values of f, with finite differences",
     solution_fn=_numerical_gradient,
     hints=(
         "One entry at a time: for each index i of x, evaluate f with x[i] moved up by h and with x[i] moved "
@@ -149,30 +168,38 @@ numerical_gradient = Exercise(
         "x.view(-1) is a flat view of x: writing flat[i] = value writes into x itself, whatever x's shape. "
         "torch.zeros_like(x).view(-1) does the same for the gradient.",
         "The step depends on the dtype: h = torch.finfo(x.dtype).eps ** (1/3), about 6e-6 in float64 and "
-        "5e-3 in float32 (section 1.3), times max(1, |x[i]|) for large entries.",
+        "5e-3 in float32 (section 1.2), times max(1, |x[i]|) for large entries.",
         "Use .item() to turn f's 0-dim tensor into a Python float before subtracting.",
     ),
     mistakes=(
         Mistake("not-restored", _finite_difference(_best_h, restore=False),
-                "You never put x[i] back: after entry i, x keeps x[i] − h, so every later entry's difference is "
-                "taken around a different point (and x is changed when your function returns). Save the old "
-                "value and write it back (flat[i] = old) before moving to the next entry.",
-                known_by=("central", "one entry at a time")),
+                "You do not put x[i] back before you move the next entry: x[i] stays moved, so every later "
+                "entry's difference is taken around a different point, not around x. Save the old value and "
+                "write it back (flat[i] = old) before moving to the next entry.",
+                known_by=("x[i] put back",)),
         Mistake("all-at-once", _finite_difference(_best_h, all_at_once=True),
-                "You moved every entry of x at once (x + h and x − h): that measures how f changes along the "
-                "diagonal direction (1, 1, ..., 1), the sum of all the partial derivatives, and puts the same "
-                "number in every entry. Move one entry at a time: only x[i], for entry i of the gradient.",
-                known_by=("central", "one entry at a time")),
+                "You moved several entries of x at once (x + h adds h to every entry): the difference then "
+                "measures how f changes along a diagonal direction, such as (1, 1, ..., 1), a sum of partial "
+                "derivatives, not one of them. Move one entry at a time: only x[i], for entry i of the gradient.",
+                known_by=("one entry at a time", "x[i] put back")),
         Mistake("forward-difference", _finite_difference(lambda dtype: torch.finfo(dtype).eps ** 0.5,
                                                          forward=True),
-                "This is a forward difference, (f(x + h·eᵢ) − f(x)) / h: its error shrinks only like h, and "
-                "in float32 it cannot get below about 3e-4. The exercise asks for the central difference, "
-                "(f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h, whose error shrinks like h².",
-                known_by=("central", "one entry at a time")),
+                "This is a forward difference, (f(x + h·eᵢ) − f(x)) / h: your gradient does not use f(x − h·eᵢ), "
+                "even if you compute it. Its error shrinks only like h, and in float32 it cannot get below about "
+                "3e-4. The exercise asks for the central difference, (f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h, whose "
+                "error shrinks like h².",
+                known_by=("f(x + h) used", "f(x − h) used", "one entry at a time", "x[i] put back")),
+        Mistake("backward-difference", _finite_difference(lambda dtype: torch.finfo(dtype).eps ** 0.5,
+                                                          backward=True),
+                "This is a backward difference, (f(x) − f(x − h·eᵢ)) / h: your gradient does not use f(x + h·eᵢ), "
+                "even if you compute it. Its error shrinks only like h, as a forward difference's does. The "
+                "exercise asks for the central difference, (f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h, whose error "
+                "shrinks like h².",
+                known_by=("f(x + h) used", "f(x − h) used", "one entry at a time", "x[i] put back")),
         Mistake("step-too-small-float32", _finite_difference(lambda dtype: 1e-6),
                 "Your method is right in float64, but your step is too small for float32: float32 keeps about 7 "
                 "significant digits, so x + h differs from x only in its last digits, and f(x + h) − f(x − h) "
-                "is mostly rounding error (it grows like eps/h: the left arm of section 1's V). Choose h from "
+                "is mostly rounding error (it grows like eps/h: the left arm of the V in section 1.2). Choose h from "
                 "the dtype: torch.finfo(x.dtype).eps ** (1/3), about 5e-3 in float32.",
                 known_by=("step fits the dtype",)),
         Mistake("divided-by-h", _finite_difference(_best_h, denominator=1.0),
@@ -199,7 +226,8 @@ def _numerical_jacobian(fn, x, eps):
     return jacobian
 
 
-def _jacobian_mistake(forward=False, transpose=False, denominator=2.0, all_at_once=False, restore=True):
+def _jacobian_mistake(forward=False, backward=False, transpose=False, denominator=2.0, all_at_once=False,
+                      restore=True):
     def method(fn, x, eps):
         n = x.numel()
         jacobian = torch.zeros(fn(x).numel(), n, dtype=x.dtype)
@@ -212,6 +240,10 @@ def _jacobian_mistake(forward=False, transpose=False, denominator=2.0, all_at_on
                 base = fn(x).reshape(-1)
                 flat[j] = old + eps
                 column = (fn(x).reshape(-1) - base) / eps
+            elif backward:
+                base = fn(x).reshape(-1)
+                flat[j] = old - eps
+                column = (base - fn(x).reshape(-1)) / eps
             else:
                 flat[j] = old + eps
                 plus = fn(x).reshape(-1)
@@ -251,6 +283,7 @@ numerical_jacobian = Exercise(
     compared_with="torch.autograd.functional.jacobian",
     quantity="the Jacobian",
     tolerance=Tolerance(rtol=1e-5, atol=1e-6),
+    asks_for="a numerical method: build the Jacobian from values of fn, with central differences",
     solution_fn=_numerical_jacobian,
     hints=(
         "The Jacobian has one row per output and one column per input: J[i, j] = ∂fnᵢ/∂xⱼ. Its shape is "
@@ -269,6 +302,10 @@ numerical_jacobian = Exercise(
                 "This is a forward difference, (fn(x + eps·eⱼ) − fn(x)) / eps, whose error shrinks only like "
                 "eps. gradcheck, like the exercise, uses the central difference "
                 "(fn(x + eps·eⱼ) − fn(x − eps·eⱼ)) / 2eps."),
+        Mistake("backward-difference", _jacobian_mistake(backward=True),
+                "This is a backward difference, (fn(x) − fn(x − eps·eⱼ)) / eps, whose error shrinks only like "
+                "eps, as a forward difference's does. gradcheck, like the exercise, uses the central difference "
+                "(fn(x + eps·eⱼ) − fn(x − eps·eⱼ)) / 2eps."),
         Mistake("divided-by-eps", _jacobian_mistake(denominator=1.0),
                 "Every entry is twice too large: x + eps and x − eps are 2·eps apart, so divide by 2·eps."),
         Mistake("all-at-once", _jacobian_mistake(all_at_once=True),
@@ -276,7 +313,7 @@ numerical_jacobian = Exercise(
                 "outputs change along (1, 1, 1), the sum of the columns. Move only x[j] for column j."),
         Mistake("not-restored", _jacobian_mistake(restore=False),
                 "You never put x[j] back: each later column is measured around a point that still has the earlier "
-                "entries moved by −eps. Write the old value back before the next column."),
+                "entries moved. Write the old value back before the next column."),
     ),
 )
 
@@ -409,8 +446,8 @@ bias_softplus = Exercise(
                 "the gradient of the loss with respect to your output (the chain rule). In a network, "
                 "grad_output is not 1."),
         Mistake("b-summed-over-wrong-dim", _softplus_function(reduce_b=lambda grad: grad.sum(dim=1)),
-                "b's gradient has the wrong shape: you summed over dim 1, the features, which gives one number "
-                "per row, shape (N,). b has shape (C,) and was added to every row, so sum over the rows: "
+                "b's gradient has the wrong shape: one number per row of x, shape (N,), as a sum over dim 1, "
+                "the features, gives. b has shape (C,) and was added to every row, so sum over the rows: "
                 "grad.sum(dim=0)."),
         Mistake("b-averaged", _softplus_function(reduce_b=lambda grad: grad.mean(dim=0)),
                 "b's gradient is N times too small: b is used in every one of the N rows, and the contributions "
@@ -817,9 +854,12 @@ engine = Exercise(
                 "a in a·b + a) gets one contribution per use, and with = the last one overwrites the others. "
                 "The drawing shows the smallest graph where that happens."),
         Mistake("not-reversed", _engine_with(("for node in reversed(topo):", "for node in topo:")),
-                "Your backward() walks the nodes in topological order, inputs first: each node passes on its "
-                "grad before its users have added theirs to it (it is still 0). Walk the list reversed, from "
-                "the output back."),
+                "Your backward() calls a node's _backward() before every node that uses it has added its "
+                "contribution to the node's grad (at first it is still 0), so the node passes on too little. The "
+                "order it walks puts inputs before their users: either the topological list is walked as built, "
+                "not reversed, or it is built with each node appended before its children, so that reversed it "
+                "still starts from the inputs. Append a node after all its children, then walk the list "
+                "reversed, from the output back."),
         Mistake("no-topological-order", _engine_with((_BACKWARD_BODY, _RECURSIVE_BACKWARD)),
                 "Your backward() calls _backward() on a node as soon as it reaches it, depth first, without a "
                 "topological order: a node used twice passes on its grad before the second use has added to it "
