@@ -441,7 +441,8 @@ def _body(ex, record, printed):
     answer = _USER_NS[name]
     dtypes = ex.get("dtypes") or ["float64"] * (len(ex["points"][0]) if ex["points"] else 0)
     # an exercise judged in several precisions gives, per point, the one its floats come in there
-    blocks = ex.get("point_dtypes") or [None] * len(ex["points"])
+    blocks = list(ex.get("point_dtypes") or [])
+    blocks += [None] * (len(ex["points"]) - len(blocks))  # every point is called, whatever came with it
     args_list = [tuple(_argument(v, ex["pass_as"], block if block and d.startswith(("float", "bfloat")) else d)
                        for v, d in zip(point, dtypes))
                  for point, block in zip(ex["points"], blocks)]
@@ -658,14 +659,19 @@ def exercise_request(ex, hidden=None) -> dict:
         "harness": ex.harness.name if ex.harness is not None else None, "dtypes": [],
     }
     if ex.kind != "value":
+        point_dtypes = []
         for exercise in (ex, hidden) if hidden is not None else (ex,):
             ref = sampled_reference(exercise)
             entry["points"] += [[_point(v, ex.pass_as) for v in ref.points[i]] for i in ref.valid]
             entry.setdefault("n_public", len(entry["points"]))  # the notebook's own points come first
+            if ref.dtypes is not None:  # judged in several precisions: the one of each point's floats
+                point_dtypes += [str(ref.dtypes[i]).replace("torch.", "") for i in ref.valid]
         ref = sampled_reference(ex)
         entry["dtypes"] = [_dtype(ex, v) for v in ref.points[ref.valid[0]]]
-        if ref.dtypes is not None:  # judged in several precisions: the one of each point's floats
-            entry["point_dtypes"] = [str(ref.dtypes[i]).replace("torch.", "") for i in ref.valid]
+        if point_dtypes:  # one per point, the secret ones included
+            if len(point_dtypes) != len(entry["points"]):
+                raise ValueError(f"{ex.id}: {len(point_dtypes)} precisions for {len(entry['points'])} points")
+            entry["point_dtypes"] = point_dtypes
     return entry
 
 
