@@ -140,6 +140,9 @@ def test_import_checker_stays_light():
     code = ("import sys, checker\n"
             "heavy = [m for m in ('matplotlib', 'ipywidgets', 'nbclient', 'nbformat', 'IPython',"
             " 'checker.figures.plots', 'checker.lessons.lesson01', 'checker.grading.batch') if m in sys.modules]\n"
+            "from checker import lesson01\n"  # what a lesson's first cell imports: not the practice builders
+            "heavy += [m for m in ('checker.lessons.practice', 'checker.engine.render', 'html', 'secrets',"
+            " 'matplotlib') if m in sys.modules]\n"
             "print(heavy)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]

@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from . import render
-
 STATUSES = ("correct", "incorrect", "not_attempted", "error")
 
 
@@ -67,9 +65,13 @@ class Result:
         return data
 
     def _repr_html_(self) -> str:
+        from . import render  # on first display: `import checker` does not load it
+
         return render.result_html(self)
 
     def __str__(self) -> str:
+        from . import render  # on first display: `import checker` does not load it
+
         return render.result_text(self)
 
     def __repr__(self) -> str:
@@ -83,9 +85,13 @@ class Hint:
     total: int
 
     def _repr_markdown_(self) -> str:
+        from . import render  # on first display: `import checker` does not load it
+
         return render.hint_markdown(self)
 
     def __repr__(self) -> str:
+        from . import render  # on first display: `import checker` does not load it
+
         return render.hint_text(self)
 
 
@@ -95,6 +101,8 @@ class Solution:
     source: str
 
     def _repr_markdown_(self) -> str:
+        from . import render  # on first display: `import checker` does not load it
+
         return render.solution_markdown(self)
 
     def __repr__(self) -> str:

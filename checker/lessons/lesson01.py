@@ -7,7 +7,7 @@ import math
 import torch
 
 from ..engine.exercise import Exercise, Mistake
-from .practice import CHAIN_SIN_POWER, PRODUCT_POWER_SIN
+from .families import CHAIN_SIN_POWER, PRODUCT_POWER_SIN
 
 DOMAIN = {"x": (-3.0, 3.0)}
 
@@ -50,7 +50,7 @@ def _dz_dx(x):
 
 dz_dx = Exercise(
     id="lesson01.dz_dx",
-    variants=CHAIN_SIN_POWER,  # ex.dz_dx.practice(): checker.lessons.practice
+    variants=CHAIN_SIN_POWER,  # ex.dz_dx.practice(): checker.lessons.families
     title="Chain rule: dz/dx for z = sin(x²)",
     signature="dz_dx(x) -> float",
     function=lambda x: torch.sin(x**2),
@@ -88,7 +88,7 @@ def _dg_dx(x):
 
 dg_dx = Exercise(
     id="lesson01.dg_dx",
-    variants=PRODUCT_POWER_SIN,  # ex.dg_dx.practice(): checker.lessons.practice
+    variants=PRODUCT_POWER_SIN,  # ex.dg_dx.practice(): checker.lessons.families
     title="Product rule: dg/dx for g = x·sin(x)",
     signature="dg_dx(x) -> float",
     function=lambda x: x * torch.sin(x),

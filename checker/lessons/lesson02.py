@@ -12,7 +12,7 @@ import math
 import torch
 
 from ..engine.exercise import Exercise, Mistake
-from .practice import LEAF_POWER_COS, VJP_SIN_POWER
+from .families import LEAF_POWER_COS, VJP_SIN_POWER
 from .slips import GRAD_ACCUMULATED, GRAD_ACCUMULATED_ACROSS_CALLS, accumulated_across_calls
 
 # The same .grad, filled by every call: named wherever an answer returns a .grad (shared with fix_zeroing, vjp)
@@ -70,7 +70,7 @@ def _dg_dx(x):
 
 fix_leaf = Exercise(
     id="lesson02.fix_leaf",
-    variants=LEAF_POWER_COS,  # ex.fix_leaf.practice(): checker.lessons.practice
+    variants=LEAF_POWER_COS,  # ex.fix_leaf.practice(): checker.lessons.families
     title="Fix the bug: x.grad is None",
     signature="dg_dx(x) -> tensor",
     function=lambda x: x * torch.sin(x),
@@ -158,7 +158,7 @@ def _vectors(generator):
 
 vjp = Exercise(
     id="lesson02.vjp",
-    variants=VJP_SIN_POWER,  # ex.vjp.practice(): checker.lessons.practice
+    variants=VJP_SIN_POWER,  # ex.vjp.practice(): checker.lessons.families
     title="Vector-Jacobian product: y.backward(gradient=v) for y = sin(x**2)",
     signature="vjp(x, v) -> tensor of shape (3,)",
     function=lambda x, v: (v * torch.sin(x**2)).sum(),

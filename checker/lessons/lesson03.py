@@ -9,7 +9,7 @@ import math
 import torch
 
 from ..engine.exercise import Exercise, Mistake
-from .practice import EXP_COS_POWER, TWO_NEURONS_SIGMOID_TANH
+from .families import EXP_COS_POWER, TWO_NEURONS_SIGMOID_TANH
 from .slips import BIAS_MISSING, SIGMOID_DERIVATIVE_PLUS
 
 
@@ -28,7 +28,7 @@ def _df_dx(x):
 
 df_dx = Exercise(
     id="lesson03.df_dx",
-    variants=EXP_COS_POWER,  # ex.df_dx.practice(): checker.lessons.practice
+    variants=EXP_COS_POWER,  # ex.df_dx.practice(): checker.lessons.families
     title="A chain of three: df/dx for f(x) = exp(cos(x²))",
     signature="df_dx(x) -> float",
     function=lambda x: torch.exp(torch.cos(x**2)),
@@ -164,7 +164,7 @@ TWO_NEURON_INPUTS = ("x", "w0", "b0", "w1", "b1")
 
 two_neurons_grad = Exercise(
     id="lesson03.two_neurons_grad",
-    variants=TWO_NEURONS_SIGMOID_TANH,  # ex.two_neurons_grad.practice(): checker.lessons.practice
+    variants=TWO_NEURONS_SIGMOID_TANH,  # ex.two_neurons_grad.practice(): checker.lessons.families
     title="Backprop through two neurons in a row: h = σ(w0·x + b0), f = σ(w1·h + b1)",
     signature="two_neurons_grad(x, w0, b0, w1, b1) -> (df/dx, df/dw0, df/db0, df/dw1, df/db1)",
     function=lambda x, w0, b0, w1, b1: torch.sigmoid(w1 * torch.sigmoid(w0 * x + b0) + b1),

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.exercise import Exercise, Mistake
-from .practice import BCE_POS_WEIGHT, SQUARED_ERROR_ONE_EXAMPLE
+from .families import BCE_POS_WEIGHT, SQUARED_ERROR_ONE_EXAMPLE
 from .slips import BIAS_MISSING, BROADCAST_COLUMN, LOGIT_FOR_PREDICTION, SIGMOID_DERIVATIVE_PLUS
 
 
@@ -78,7 +78,7 @@ def _w_instead_of_x(x, y, w, b):
 
 scalar_grads = Exercise(
     id="lesson04.scalar_grads",
-    variants=SQUARED_ERROR_ONE_EXAMPLE,  # ex.scalar_grads.practice(): checker.lessons.practice
+    variants=SQUARED_ERROR_ONE_EXAMPLE,  # ex.scalar_grads.practice(): checker.lessons.families
     title="dL/dw and dL/db for one example, with the squared error L = (p − y)²",
     signature="scalar_grads(x, y, w, b) -> (dw, db)",
     function=lambda x, y, w, b: (torch.sigmoid(w * x + b) - y) ** 2,

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.exercise import Exercise, Mistake, Tolerance
-from .practice import CE_TEMPERATURE, LEAKY_RELU_SIGMOID
+from .families import CE_TEMPERATURE, LEAKY_RELU_SIGMOID
 
 F64 = torch.float64
 
@@ -173,7 +173,7 @@ def _unstable_softmax(Z):
 
 ce_grad = Exercise(
     id="lesson05.ce_grad",
-    variants=CE_TEMPERATURE,  # ex.ce_grad.practice(): checker.lessons.practice
+    variants=CE_TEMPERATURE,  # ex.ce_grad.practice(): checker.lessons.families
     title="The gradient of mean cross-entropy with respect to the logits",
     signature="ce_grad(Z, y) -> dZ, a tensor of shape (N, C)",
     function=lambda Z, y: F.cross_entropy(Z, y.long()),
@@ -334,7 +334,7 @@ def _activation_reference(A, dH):
 
 activation_backward = Exercise(
     id="lesson05.activation_backward",
-    variants=LEAKY_RELU_SIGMOID,  # ex.activation_backward.practice(): checker.lessons.practice
+    variants=LEAKY_RELU_SIGMOID,  # ex.activation_backward.practice(): checker.lessons.families
     title="Backward through ReLU and tanh",
     signature="activation_backward(A, dH) -> (dA_relu, dA_tanh)",
     reference=_activation_reference,

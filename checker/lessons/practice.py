@@ -17,40 +17,18 @@ from __future__ import annotations
 import dataclasses
 import linecache
 import math
-import random
-import secrets
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
 
 from ..engine.exercise import Exercise, Mistake
+from .families import FAMILIES, Family, family_of  # noqa: F401  (declared there, built here)
 
 F64 = torch.float64
 # A lesson point is kept only where every known mistake is at least this many tolerances away from
 # the reference: a student's known mistake must never pass at the point the lesson shows.
 MARGIN = 100.0
-
-
-@dataclass(frozen=True)
-class Family:
-    """Exercises like `exercise_id`, one per seed: `sample(rng) -> params`, `build(params) -> Exercise`.
-
-    `build` receives the params with "seed" and "id" added, and declares the whole Exercise."""
-
-    name: str
-    exercise_id: str
-    sample: Callable[[random.Random], dict]
-    build: Callable[[dict], Exercise]
-
-    def variant(self, seed: Optional[int] = None) -> Exercise:
-        if seed is None:
-            seed = secrets.randbelow(100_000)
-        seed = int(seed)
-        params = dict(self.sample(random.Random(f"{self.exercise_id}~{seed}")))
-        params.update(seed=seed, id=f"{self.exercise_id}~{seed}")
-        return dataclasses.replace(self.build(params), variants=self)  # a variant's own variants: this family
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -750,37 +728,6 @@ def _build_temperature(p):
     )
     generator = torch.Generator().manual_seed(p["torch_seed"])
     return with_lesson_point(ex, [sample(generator) for _ in range(10)])
-
-
-CHAIN_SIN_POWER = Family("chain-sin-power", "lesson01.dz_dx", _sample_chain, _build_chain)
-PRODUCT_POWER_SIN = Family("product-power-sin", "lesson01.dg_dx", _sample_product, _build_product)
-LEAF_POWER_COS = Family("leaf-power-cos", "lesson02.fix_leaf", _sample_product, _build_leaf)
-VJP_SIN_POWER = Family("vjp-sin-power", "lesson02.vjp", _sample_vjp, _build_vjp)
-EXP_COS_POWER = Family("exp-cos-power", "lesson03.df_dx", _sample_three, _build_three)
-TWO_NEURONS_SIGMOID_TANH = Family("two-neurons-sigmoid-tanh", "lesson03.two_neurons_grad", _sample_two_neurons,
-                                  _build_two_neurons)
-SQUARED_ERROR_ONE_EXAMPLE = Family("squared-error-one-example", "lesson04.scalar_grads", _sample_one_example,
-                                   _build_one_example)
-BCE_POS_WEIGHT = Family("bce-pos-weight", "lesson04.dL_dz", _sample_weighted, _build_weighted)
-LEAKY_RELU_SIGMOID = Family("leaky-relu-sigmoid", "lesson05.activation_backward", _sample_leaky, _build_leaky)
-CE_TEMPERATURE = Family("ce-temperature", "lesson05.ce_grad", _sample_temperature, _build_temperature)
-
-FAMILIES: tuple[Family, ...] = (
-    CHAIN_SIN_POWER,
-    PRODUCT_POWER_SIN,
-    LEAF_POWER_COS,
-    VJP_SIN_POWER,
-    EXP_COS_POWER,
-    TWO_NEURONS_SIGMOID_TANH,
-    SQUARED_ERROR_ONE_EXAMPLE,
-    BCE_POS_WEIGHT,
-    LEAKY_RELU_SIGMOID,
-    CE_TEMPERATURE,
-)
-
-
-def family_of(exercise_id: str) -> Optional[Family]:
-    return next((f for f in FAMILIES if f.exercise_id == exercise_id), None)
 
 
 def practice(exercise_id: str, seed: Optional[int] = None) -> Exercise:
