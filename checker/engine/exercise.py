@@ -43,7 +43,7 @@ class Exercise(ExerciseSpec):
 
     def practice(self, seed: Optional[int] = None) -> "Exercise":
         """A new variant of this exercise to practise on (the same one for the same seed), for self-study:
-        see checker.lessons.practice."""
+        see checker.lessons.families."""
         if self.variants is None:
             raise ValueError(f"{self.id} has no practice variants; checker.catalog() says which exercises have")
         return self.variants.variant(seed)

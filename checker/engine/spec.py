@@ -176,7 +176,7 @@ class ExerciseSpec:
     # under the verdict in a notebook (e.g. the smallest graph where an engine goes wrong).
     figure: Optional[Callable[..., Any]] = None
     # Practice variants of this exercise: an object whose `variant(seed)` returns a new Exercise (a family of
-    # checker.lessons.practice). None: this exercise has none.
+    # checker.lessons.families). None: this exercise has none.
     variants: Optional[Any] = None
     _hints_shown: int = field(default=0, repr=False, compare=False)
     # The autograd reference at the exercise's own (deterministic) points, computed by the first
