@@ -114,3 +114,21 @@ def test_the_lesson_a_file_name_gives(name, lesson):
     from checker.grading import submissions
 
     assert submissions._lesson_from(name) == lesson
+
+
+def test_several_notebooks_of_one_lesson_the_report_says_which_counted():
+    from checker.grading import batch, submissions
+    from checker.grading.replay import not_graded
+
+    def entry(name, score):
+        results = [not_graded(ex, "x") for ex in (lesson01.dy_dx, lesson01.dz_dx, lesson01.dg_dx)]
+        for r in results[:score]:
+            r.score, r.status = r.max_score, "correct"
+        return batch._notebook_entry(name, "lesson01", results, [], 1.0, True)
+
+    sub = submissions.Submission(student="alice", source="alice.zip")
+    report = batch.build_report(sub, [entry("a.ipynb", 1), entry("b.ipynb", 3), entry("c.ipynb", 2)], ["lesson01"])
+    assert report["score"] == 3
+    assert [n["used"] for n in report["notebooks"]] == [False, True, False]
+    assert ("3 notebooks of lesson01 were submitted; the best one counts: b.ipynb (3); "
+            "not counted: a.ipynb (1), c.ipynb (2)") in report["notes"]

@@ -73,6 +73,10 @@ def to_tensor(value: Any, shape: tuple, name: str, strict: bool = False) -> torc
         if value.device.type == "meta":
             raise BadAnswer(f"{name} came back as a tensor on the 'meta' device, which holds no numbers: "
                             "compute it on the CPU or a GPU.")
+        if value.layout != torch.strided:  # sparse and other layouts: comparing them would raise in torch itself
+            layout = str(value.layout).replace("torch.", "")
+            raise BadAnswer(f"{name} came back as a tensor with layout {layout}, not an ordinary (dense) tensor; "
+                            "return a dense one, e.g. with `.to_dense()`.")
         if too_coarse(value.dtype):
             raise _too_coarse(name, value.dtype)
         # a copy: an answer that returns the same tensor each call (a .grad it keeps filling) must not

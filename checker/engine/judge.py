@@ -251,9 +251,10 @@ def evaluate(ex: ExerciseSpec, answer: Any, ref: Reference,
     # tensors in, gradients out: a gradient has exactly its input's shape (0-dim included)
     strict = ex.pass_as == "tensor" and ex.kind == "gradient" and ex.reference is None
     try:
-        with guard.student_code(ex.time_limit, ex.forbid_autograd, ex.forbidden, printed):
+        with guard.student_code(ex.time_limit, ex.forbid_autograd, ex.forbidden, printed) as deadline:
             for call in calls:
                 raw = call()
+                deadline.check()  # an answer that swallowed the time limit is stopped all the same
                 raws.append(raw)
                 got.append(ref.conform(len(got), raw, ex.outputs, strict))
                 low = _lower(low, convert.half_precision(raw))
@@ -415,7 +416,8 @@ def _cannot_tell(ex: ExerciseSpec, ref: Reference, got: list[torch.Tensor], tol:
 def _advice(ex: ExerciseSpec, err: BaseException) -> str:
     """One line of help for errors students commonly meet, after the error itself. By the error's type name:
     in bulk grading the error comes back from the student's kernel as its name and text (checker_type)."""
-    text, name = f"{type(err).__name__}: {err}", getattr(err, "checker_type", None) or type(err).__name__
+    name = getattr(err, "checker_type", None) or type(err).__name__
+    text = f"{type(err).__name__}: {guard.error_message(err)}"
     if name in ex.error_advice:
         return " " + ex.error_advice[name]
     if ex.pass_as == "float" and name == "TypeError" and "must be Tensor, not float" in text:

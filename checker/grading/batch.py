@@ -157,9 +157,16 @@ def build_report(sub, entries: list[dict], lessons: Sequence[str]) -> dict:
             results += [replay.not_graded(ex, why).to_dict() for ex in exercises(lesson)]
     failed = sub.problem is not None or any(not e["ran_to_end"] for e in entries)
     notebooks = [{k: v for k, v in e.items() if k != "results"} for e in entries]
+    notes = list(sub.notes)
+    for lesson in lessons:  # several notebooks of one lesson: say which counted, for the instructor to see
+        same = [e for e in entries if e["lesson"] == lesson and e["results"]]
+        if len(same) > 1:
+            others = ", ".join(f"{e['file']} ({e['score']:g})" for e in same if e is not best[lesson])
+            notes.append(f"{len(same)} notebooks of {lesson} were submitted; the best one counts: "
+                         f"{best[lesson]['file']} ({best[lesson]['score']:g}); not counted: {others}")
     return {
         "student": sub.student, "source": sub.source, "status": "failed" if failed else "graded",
-        "problem": sub.problem, "notes": list(sub.notes), "score": sum(r["score"] for r in results),
+        "problem": sub.problem, "notes": notes, "score": sum(r["score"] for r in results),
         "max_score": sum(r["max_score"] for r in results), "seconds": sum(e["seconds"] for e in entries),
         "notebooks": notebooks, "results": results,
     }

@@ -149,6 +149,9 @@ if torch is not None:
     _Tensor, _strided, _tensor, _float64 = torch.Tensor, torch.strided, torch.tensor, torch.float64
     _t_detach, _t_cpu, _t_tolist, _t_numel, _t_is_complex = _TB.detach, _TB.cpu, _TB.tolist, _TB.numel, _TB.is_complex
     _t_dtype, _t_shape, _t_layout = _TB.dtype.__get__, _TB.shape.__get__, _TB.layout.__get__
+    _t_device = _TB.device.__get__
+    _set_default_device = torch.set_default_device
+    _get_default_device = getattr(torch, "get_default_device", None)
     _PLAIN_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
     _DTYPES = {_d: getattr(torch, _d) for _d in _PLAIN_DTYPES}  # the answer's argument dtypes, captured now
 
@@ -342,7 +345,12 @@ def encode(v, depth=0):
             t = _t_detach(v)
             dtype = str(_t_dtype(t)).replace("torch.", "")
             info = {"t": "tensor", "dtype": dtype, "shape": [_int_int(int(s)) for s in _t_shape(t)]}
-            if (_t_layout(t) is _strided and not _t_is_complex(t) and dtype in _PLAIN_DTYPES
+            layout, meta = _t_layout(t), _t_device(t).type == "meta"
+            if layout is not _strided:  # rebuilt with its layout, which the judge refuses as in the notebook
+                info["layout"] = _plain_str(str(layout).replace("torch.", ""), 40)
+            if meta:  # no numbers to send: rebuilt on "meta", refused as in the notebook
+                info["device"] = "meta"
+            if (layout is _strided and not meta and not _t_is_complex(t) and dtype in _PLAIN_DTYPES
                     and _t_numel(t) <= MAX_NUMEL):
                 info["v"] = _numbers(_t_tolist(_t_cpu(t)))
             return info
@@ -384,8 +392,18 @@ def encode(v, depth=0):
     return {"t": "other", "type": _plain_str(type(v).__name__, 80), "callable": callable(v)}
 
 
+def _message(err):
+    """str(err), or checker.engine.guard.error_message's placeholder when the error's own __str__ raises."""
+    try:
+        return _plain_str(str(err), 1500)
+    except Timeout:
+        raise
+    except BaseException as inner:
+        return "(its message could not be shown: its __str__ raised " + _plain_str(type(inner).__name__, 100) + ")"
+
+
 def _describe(err):
-    summary = (_plain_str(type(err).__name__, 100) + ": " + _plain_str(str(err), 1500)).rstrip(": ")
+    summary = (_plain_str(type(err).__name__, 100) + ": " + _message(err)).rstrip(": ")
     frames = [f for f in _extract_tb(err.__traceback__)
               if not (f.filename in ("<grader-probe>", "<grader-harness>", "<grader-ban>")
                       or _abspath(f.filename).startswith(_OURS[1:]))]
@@ -432,7 +450,7 @@ def _refuse(what, original):
     return refuse
 
 
-def _body(ex, record, printed):
+def _body(ex, record, printed, fired):
     """Fill `record` for one exercise. Runs under the alarm: student code may run anywhere here."""
     name = ex["name"]
     if name not in _USER_NS:
@@ -499,6 +517,8 @@ def _body(ex, record, printed):
                 except NotImplementedError as err:
                     err.checker_stub = _raised_by(err, answer)
                     raise
+                if fired[0]:  # the answer swallowed the time limit: stopped all the same, as in the notebook
+                    raise Timeout()
                 record["calls"].append(encode(value))
                 used.append(counter[0] > before)
                 if len(record["calls"]) == ex.get("n_public"):  # what the notebook's check saw printed
@@ -513,18 +533,26 @@ def _check(ex):
     in_main = _current_thread() is _main_thread()
     previous = None
 
+    fired = [False]
+
     def on_alarm(signum, frame):
+        fired[0] = True
         raise Timeout()
 
     printed = _Printed()
     shown = (_sys.stdout, _sys.stderr)
+    # the answer runs with the CPU as default device, as checker.engine.guard.on_cpu runs it in the notebook
+    device = _get_default_device() if torch is not None and _get_default_device is not None else None
+    moved = device is not None and device.type != "cpu"
     try:
+        if moved:
+            _set_default_device(None)
         _sys.stdout = _sys.stderr = printed  # as the notebook's check does: prints are kept here, not sent
         if in_main:  # repeating: code that swallows one Timeout gets the next one
             previous = _signal(_SIGALRM, on_alarm)
             _setitimer(_ITIMER_REAL, ex["time_limit"], 0.25)
         try:
-            _body(ex, record, printed)
+            _body(ex, record, printed, fired)
         except Timeout:
             record["stop"] = {"kind": "timeout"}
         except AutogradUsed as err:
@@ -547,6 +575,8 @@ def _check(ex):
             _setitimer(_ITIMER_REAL, 0)
             _signal(_SIGALRM, previous if previous is not None else signal.SIG_DFL)
         _sys.stdout, _sys.stderr = shown
+        if moved:
+            _set_default_device(device)
     if "printed" not in record and printed.lines + (1 if printed.partial else 0):  # stopped before the last point
         record["printed"] = printed.text()
     if "value" in record or "missing" in record or "callable" in record:

@@ -39,7 +39,10 @@ N_HIDDEN = 8  # points per exercise drawn from the run's secret
 
 _TORCH_DTYPES = {name: getattr(torch, name) for name in (
     "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")}
-_TORCH_SHAPE_ONLY = {name: getattr(torch, name) for name in ("complex64", "complex128")}  # values never sent
+# values never sent: complex, and dtypes too coarse to judge (float8, float4), which the judge refuses by dtype
+_TORCH_SHAPE_ONLY = {name: getattr(torch, name) for name in (
+    "complex64", "complex128", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
+    "float8_e8m0fnu", "float4_e2m1fn_x2") if hasattr(torch, name)}
 _NUMPY_DTYPE = re.compile(r"[<>|=]?(?:[fiu][1248]|b1|c8|c16)")
 
 
@@ -91,6 +94,19 @@ def _number(v: Any, kinds: tuple) -> Any:
     return v
 
 
+def _with_layout(shape: list[int], dtype, layout: str) -> torch.Tensor:
+    """An empty tensor of `shape` in the answer's layout (sparse_coo if that one cannot be made): no numbers."""
+    empty = torch.sparse_coo_tensor(torch.zeros((len(shape), 0), dtype=torch.long, device="cpu"),
+                                    torch.zeros(0, dtype=dtype, device="cpu"), shape, check_invariants=True)
+    target = getattr(torch, layout, None)
+    if layout != "sparse_coo" and isinstance(target, torch.layout):
+        try:
+            return empty.to_sparse(layout=target)
+        except (RuntimeError, TypeError, ValueError):
+            pass
+    return empty
+
+
 def decode(data: Any, budget: Optional[Budget] = None, depth: int = 0) -> Any:
     """Rebuild a value from the probe's description of it (probe.KERNEL_CODE's `encode`)."""
     budget = budget if budget is not None else Budget()
@@ -134,16 +150,20 @@ def decode(data: Any, budget: Optional[Budget] = None, depth: int = 0) -> Any:
         if dtype is None:
             raise Unreadable("dtype")
         shape = _shape(data)
+        if data.get("device") == "meta":  # holds no numbers: the judge says so, as in the notebook
+            return torch.empty(shape, dtype=dtype, device="meta")
+        if isinstance(data.get("layout"), str):  # sparse and the like: the judge refuses the layout
+            return _with_layout(shape, dtype, data["layout"])
         if "v" in data and name in _TORCH_DTYPES:
             budget.take(math.prod(shape))
             try:
-                value = torch.tensor(data["v"], dtype=dtype)
+                value = torch.tensor(data["v"], dtype=dtype, device="cpu")
             except (TypeError, ValueError, RuntimeError, OverflowError) as err:
                 raise Unreadable("values") from err
             if value.numel() != math.prod(shape):
                 raise Unreadable("values")
             return value.reshape(shape)
-        return torch.zeros((), dtype=dtype).expand(shape)  # what it is, not what it holds: no memory
+        return torch.zeros((), dtype=dtype, device="cpu").expand(shape)  # what it is, not what it holds: no memory
     if t == "numpy":
         import numpy
 
@@ -253,8 +273,8 @@ def hidden_exercise(ex, secret: bytes, n: int = N_HIDDEN):
     if ex.sampler is not None:
         points = [tuple(ex.sampler(generator)) for _ in range(n)]
     else:
-        lows = torch.tensor([ex.domain[name][0] for name in ex.inputs], dtype=torch.float64)
-        highs = torch.tensor([ex.domain[name][1] for name in ex.inputs], dtype=torch.float64)
+        lows = torch.tensor([ex.domain[name][0] for name in ex.inputs], dtype=torch.float64, device="cpu")
+        highs = torch.tensor([ex.domain[name][1] for name in ex.inputs], dtype=torch.float64, device="cpu")
         u = torch.rand(n, len(ex.inputs), generator=generator, dtype=torch.float64)
         points = [tuple(row) for row in (lows + u * (highs - lows)).tolist()]
     hidden = dataclasses.replace(ex, points=tuple(points), n_samples=0)

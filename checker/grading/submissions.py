@@ -230,7 +230,12 @@ def _load_zip(path: str, sub: Submission) -> None:
         skipped = []
         for m in sorted(members, key=lambda m: m.filename):
             parts = pathlib.PurePosixPath(m.filename.replace("\\", "/")).parts
-            if m.is_dir() or _hidden(parts) or not m.filename.endswith(".ipynb"):
+            if m.is_dir() or not m.filename.endswith(".ipynb"):
+                continue
+            if ".." in parts or m.filename.startswith("/"):  # a path that points out of the zip: never read
+                skipped.append(f"{shown(m.filename)} (a path outside the zip)")
+                continue
+            if _hidden(parts):
                 continue
             kind = _zip_member_kind(m)
             if kind:
@@ -251,8 +256,8 @@ def _load_zip(path: str, sub: Submission) -> None:
             except Exception as err:
                 sub.notebooks.append(NotebookFile(name, problem=f"it could not be read from the zip "
                                                   f"({type(err).__name__}: {shown(err, 200)})"))
-        if skipped:
-            sub.notes.append("skipped, the grader reads regular files only: " + ", ".join(skipped[:5])
+        if skipped:  # each with its reason: a link, a special file, a path outside the zip
+            sub.notes.append("skipped in the zip: " + ", ".join(skipped[:5])
                              + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""))
 
 
