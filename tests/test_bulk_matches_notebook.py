@@ -34,6 +34,11 @@ CASES = {
     "sparse-value": (lesson02.sum_grad, torch.tensor([2.0, 4.0, 6.0]).to_sparse()),
     "float8": (lesson02.vjp, lambda x, v: (torch.cos(x) * v).to(torch.float8_e4m3fn)),
     "unprintable-error": (lesson03.two_neurons_grad, _raises_unprintable),
+    # longer than the probe sends (1,000 items): still a list of that length, not "a list of None"
+    "long-list": (lesson02.sum_grad, [2.0] * 5000),
+    "long-nested-list": (lesson02.sum_grad, [[1.0, 2.0, 3.0]] * 2000),
+    "long-list-in-a-function": (lesson02.vjp, lambda x, v: [1.0] * 5000),
+    "long-mixed-list": (lesson02.sum_grad, [2.0, "a"] * 600),
 }
 
 
