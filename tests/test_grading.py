@@ -21,46 +21,14 @@ import sys
 import zipfile
 
 import pytest
+from lesson01_submissions import IDS, MASTER, NAME, ROOT, SOLVED, answer_index, answered, cell, student_nb, write_nb
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-STUDENT = ROOT / "notebooks" / "student" / "01_derivatives.ipynb"
-MASTER = ROOT / "notebooks" / "master" / "01_derivatives.ipynb"
-NAME = "01_derivatives.ipynb"
-IDS = ("lesson01.dy_dx", "lesson01.dz_dx", "lesson01.dg_dx")
-SOLVED = {
-    "dy_dx": "def dy_dx(x):\n    return 2 * x\n",
-    "dz_dx": "def dz_dx(x):\n    return 2 * x * math.cos(x**2)\n",
-    "dg_dx": "def dg_dx(x):\n    return math.sin(x) + x * math.cos(x)\n",
-}
 WRONG_DZ = "def dz_dx(x):\n    return math.cos(x**2)\n"  # the missing-inner-factor mistake
 RAISES_DZ = "def dz_dx(x):\n    return 1 / (x - x)\n"
 BAD_SIGNATURE_DG = "def dg_dx(x, y):\n    return math.sin(x) + x * math.cos(x)\n"
 
 
 # -- building submissions ------------------------------------------------------------
-def student_nb() -> dict:
-    return json.loads(STUDENT.read_text())
-
-
-def cell(source: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": hashlib.md5(source.encode()).hexdigest()[:8],
-            "metadata": {}, "outputs": [], "source": source}
-
-
-def answer_index(nb: dict, name: str) -> int:
-    return next(i for i, c in enumerate(nb["cells"]) if "".join(c["source"]).startswith(f"def {name}("))
-
-
-def answered(**sources) -> dict:
-    """The student edition with the given answers (name=source; SOLVED for the others unless given None)."""
-    nb = student_nb()
-    for name, default in SOLVED.items():
-        source = sources.get(name, default)
-        if source is not None:
-            nb["cells"][answer_index(nb, name)]["source"] = source
-    return nb
-
-
 def insert(nb: dict, before: str, source: str) -> dict:
     nb["cells"].insert(answer_index(nb, before), cell(source))
     return nb
@@ -120,11 +88,6 @@ with open(package / "judge.py", "a") as f:
             "    return Result(exercise.id, 'correct', 'Correct!', score=1.0)\\n")
 (package / "TAMPERED").write_text("yes")
 """
-
-
-def write_nb(path: pathlib.Path, nb: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(nb, indent=1))
 
 
 def build(folder: pathlib.Path) -> dict[str, str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import json
 import os
 import pathlib
@@ -30,48 +29,19 @@ import zipfile
 
 import pytest
 import torch
+from lesson01_submissions import IDS, MASTER, NAME, ROOT, answer_index, answered, cell, write_nb
 
 import checker
 from checker.grading import batch, cli, exports, probe, processes, replay, submissions
 from checker.lessons.catalog import LESSONS, all_exercises, exercises, find
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-STUDENT = ROOT / "notebooks" / "student" / "01_derivatives.ipynb"
-MASTER = ROOT / "notebooks" / "master" / "01_derivatives.ipynb"
 MASTER02 = ROOT / "notebooks" / "master" / "02_autograd.ipynb"
-NAME = "01_derivatives.ipynb"
-IDS = ("lesson01.dy_dx", "lesson01.dz_dx", "lesson01.dg_dx")
-SOLVED = {
-    "dy_dx": "def dy_dx(x):\n    return 2 * x\n",
-    "dz_dx": "def dz_dx(x):\n    return 2 * x * math.cos(x**2)\n",
-    "dg_dx": "def dg_dx(x):\n    return math.sin(x) + x * math.cos(x)\n",
-}
 WRONG = {"dy_dx": "def dy_dx(x):\n    return x\n", "dz_dx": "def dz_dx(x):\n    return math.cos(x**2)\n",
          "dg_dx": "def dg_dx(x):\n    return math.cos(x)\n"}
 LINUX = sys.platform.startswith("linux")
 
 
 # -- building notebooks ------------------------------------------------------------------------
-def student_nb() -> dict:
-    return json.loads(STUDENT.read_text())
-
-
-def cell(source) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": hashlib.md5(repr(source).encode()).hexdigest()[:8],
-            "metadata": {}, "outputs": [], "source": source}
-
-
-def answer_index(nb: dict, name: str) -> int:
-    return next(i for i, c in enumerate(nb["cells"]) if "".join(c["source"]).startswith(f"def {name}("))
-
-
-def answered(**sources) -> dict:
-    nb = student_nb()
-    for name, default in SOLVED.items():
-        nb["cells"][answer_index(nb, name)]["source"] = sources.get(name, default)
-    return nb
-
-
 def append(nb: dict, *sources) -> dict:
     nb["cells"] += [cell(s) for s in sources]
     return nb
@@ -80,11 +50,6 @@ def append(nb: dict, *sources) -> dict:
 def insert_first(nb: dict, source: str) -> dict:
     nb["cells"].insert(answer_index(nb, "dy_dx"), cell(source))
     return nb
-
-
-def write_nb(path: pathlib.Path, nb: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(nb, indent=1))
 
 
 def empty_nb() -> dict:
@@ -391,6 +356,7 @@ def test_decoding_one_notebook_stays_within_one_budget(kind):
     # In a fresh process: how much the grader's memory grows while judging the forged answers.
     code = textwrap.dedent(f"""
         import json, resource, sys
+        sys.path.insert(0, "tests")  # the test helpers' own imports (lesson01_submissions), as under pytest
         from checker.grading import batch
         from tests.test_grading_attacks import _budget_attack_raw
         raw = _budget_attack_raw({kind!r})
