@@ -2,7 +2,8 @@
 
 Layers, lowest first (a module imports only from the ones above it in this list):
 
-- `render`: how results look (HTML in a notebook, text in a terminal); imports nothing of the checker.
+- `render`: how results look (HTML in a notebook, text in a terminal); `printed`: where an answer's prints go
+  while it is checked. Neither imports anything of the checker.
 - `result`: the plain dataclasses a check returns (`Result`, `Hint`, `Solution`), with `to_dict()`.
 - `ban`, `guard`, `convert`, `offgraph`: running student code safely (autograd refused, the student's
   state restored, answers turned into float64 tensors, an `f` that leaves the graph found).

@@ -102,47 +102,28 @@ _FD = FD
 _sys = sys
 
 
-class _Printed:
-    """Where the answer's prints go while the probe reads it, kept as checker.engine.guard.Printed keeps them
-    in the notebook's check (the first 10 lines, 2000 characters, each line cut at 500; the rest counted), so
-    that printing costs no output traffic here and the verdict shows what the notebook's did."""
-
-    def __init__(self):
-        self.kept, self.lines, self.partial = [], 0, ""
-
+class _Discarding:  # stands for checker.engine.printed.Printed until it is loaded
     def write(self, text):
-        text = _str_str(text) if isinstance(text, str) else "?"
-        pieces = (self.partial + text).split("\n")
-        self.partial = pieces.pop()
-        for line in pieces:
-            self._keep(line)
-        return len(text)
-
-    def _keep(self, line):
-        self.lines += 1
-        if len(self.kept) < 10 and sum(len(k) for k in self.kept) < 2000:
-            self.kept.append(line[:500])
-
-    def text(self):
-        kept, lines = list(self.kept), self.lines
-        if self.partial:  # an unfinished last line counts, as in the notebook
-            lines += 1
-            if len(kept) < 10 and sum(len(k) for k in kept) < 2000:
-                kept.append(self.partial[:500])
-        if not lines:
-            return ""
-        more = lines - len(kept)
-        return "\n".join(kept) + (("\n... (" + _int_repr(more) + " more line" + ("s" if more != 1 else "") + ")")
-                                   if more else "")
+        return len(text) if isinstance(text, str) else 0
 
     def flush(self):
         pass
 
-    def writable(self):
-        return True
+    def text(self):
+        return ""
 
-    def isatty(self):
-        return False
+
+_PRINTED = _Discarding
+
+
+def _load_printed(source):
+    global _PRINTED
+    space = {"__name__": "__grader_printed__"}
+    try:
+        exec(compile(source, "<grader-printed>", "exec"), space)
+    except Exception:
+        return
+    _PRINTED = space["Printed"]
 
 if torch is not None:
     _TB = getattr(torch._C, "TensorBase", None) or torch._C._TensorBase
@@ -539,7 +520,7 @@ def _check(ex):
         fired[0] = True
         raise Timeout()
 
-    printed = _Printed()
+    printed = _PRINTED()
     shown = (_sys.stdout, _sys.stderr)
     # the answer runs with the CPU as default device, as checker.engine.guard.on_cpu runs it in the notebook
     device = _get_default_device() if torch is not None and _get_default_device is not None else None
@@ -577,8 +558,10 @@ def _check(ex):
         _sys.stdout, _sys.stderr = shown
         if moved:
             _set_default_device(device)
-    if "printed" not in record and printed.lines + (1 if printed.partial else 0):  # stopped before the last point
-        record["printed"] = printed.text()
+    if "printed" not in record:  # stopped before the last of the notebook's points
+        text = printed.text()
+        if text:
+            record["printed"] = text
     if "value" in record or "missing" in record or "callable" in record:
         return record
     if record.get("stop", {}).get("kind") == "timeout":  # reading a value back ran past the limit
@@ -592,6 +575,8 @@ def run_probe(request):
         _load_harnesses(request["harness_source"])
     if request.get("ban_source"):
         _load_ban(request["ban_source"])
+    if request.get("printed_source"):
+        _load_printed(request["printed_source"])
     for ex in request["exercises"]:
         _emit({"id": ex["id"], "started": True}, nonce)
         try:
@@ -631,10 +616,11 @@ def cell_source(exercises: list[dict], nonce: str, runner: str) -> str:
     """The probe cell: one call, with the request as a Python literal (no parser the notebook could patch)."""
     import pathlib
 
-    from ..engine import ban
+    from ..engine import ban, printed
 
     request = {"nonce": nonce, "exercises": exercises, "harness_source": harness_source(exercises),
-               "ban_source": pathlib.Path(ban.__file__).read_text(encoding="utf-8")}
+               "ban_source": pathlib.Path(ban.__file__).read_text(encoding="utf-8"),
+               "printed_source": pathlib.Path(printed.__file__).read_text(encoding="utf-8")}
     return f"{runner}({request!r})\n"
 
 
